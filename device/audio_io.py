@@ -1,0 +1,105 @@
+"""The one place where audio enters: any file or buffer becomes 16 kHz mono float32.
+
+Users bring what they have: wav/flac/ogg/mp3, 8/16/24/32-bit integer or float, mono or stereo,
+8 kHz to 48 kHz (USB microphones often refuse 16 kHz). Everything is decoded by libsndfile
+(through ``soundfile``), mixed to mono and resampled with soxr here, once; nothing else in the
+project resamples. Problems become :class:`AudioError` with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+MIN_RATE_HZ = 4000
+MAX_RATE_HZ = 384000
+SILENCE_RMS = 10 ** (-65 / 20)  # below -65 dBFS RMS there is nothing to recognise
+
+
+class AudioError(ValueError):
+    """A file or buffer that cannot be turned into usable audio; the message says why."""
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """(n,) or (n, channels) -> (n,) float32 by averaging channels."""
+    samples = np.asarray(samples)
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1)
+    elif samples.ndim != 1:
+        raise AudioError(f"expected 1-D or 2-D audio, got shape {samples.shape}")
+    return samples.astype(np.float32, copy=False)
+
+
+def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """High-quality resampling of mono float32 audio (soxr)."""
+    if rate_in == rate_out:
+        return samples.astype(np.float32, copy=False)
+    import soxr
+
+    return soxr.resample(samples, rate_in, rate_out, quality="HQ").astype(np.float32)
+
+
+def convert(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """Any in-memory audio (int or float, any channel count) -> mono float32 at ``target_rate``.
+
+    Integer input is scaled to [-1, 1) by its type's range; float input must be finite.
+    """
+    samples = np.asarray(samples)
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise AudioError(f"unsupported sample rate {rate} Hz (expected {MIN_RATE_HZ}-{MAX_RATE_HZ})")
+    if np.issubdtype(samples.dtype, np.integer):
+        info = np.iinfo(samples.dtype)
+        offset = (info.max + 1 + info.min) / 2  # unsigned 8-bit audio is centred on 128
+        samples = (samples.astype(np.float32) - offset) / ((info.max - info.min + 1) / 2)
+    mono = to_mono(samples)
+    if not np.all(np.isfinite(mono)):
+        raise AudioError("audio contains NaN or infinite samples")
+    return resample(mono, rate, target_rate)
+
+
+def read_audio(path: str | Path, target_rate: int = 16000) -> np.ndarray:
+    """Decodes an audio file to mono float32 at ``target_rate``.
+
+    Raises:
+        AudioError: missing, empty, corrupt or truncated-to-nothing files, unsupported formats.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: file is empty (0 bytes)")
+    try:
+        with sf.SoundFile(str(path)) as handle:
+            rate = handle.samplerate
+            declared = handle.frames
+            samples = handle.read(dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise AudioError(f"{path}: cannot decode audio ({_short(exc)}); is it corrupt or not audio?") from exc
+    if len(samples) == 0:
+        raise AudioError(f"{path}: contains no audio samples (truncated or empty stream)")
+    if 0 < declared < 2**62 and len(samples) < declared:
+        logger.warning("%s: truncated: header declares %d frames, %d decoded", path, declared, len(samples))
+    try:
+        return convert(samples, rate, target_rate)
+    except AudioError as exc:
+        raise AudioError(f"{path}: {exc}") from exc
+
+
+def check_not_silent(samples: np.ndarray, what: str = "audio") -> None:
+    """Raises AudioError when there is nothing but (near-)silence to recognise."""
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
+    if rms < SILENCE_RMS:
+        level = 20 * np.log10(max(rms, 1e-12))
+        raise AudioError(f"{what} is silent (RMS {level:.0f} dBFS); hum louder or closer to the microphone")
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__

@@ -1,0 +1,125 @@
+"""The recognizer as a library: audio in, a ranked answer with a confidence (or "no match") out.
+
+The CLI, the push-button loop and any future Wyoming service are thin shells around
+:class:`Recognizer`; it holds the loaded bundle and encoder and does no I/O of its own beyond what
+it is asked to read.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from device.audio_io import check_not_silent, read_audio
+from device.bundle import Bundle, BundleError
+from device.encoder_runtime import load_encoder
+from device.frontend import compute_features
+from device.search import SearchConfig, rank_songs
+from device.windows import cut_windows
+
+logger = logging.getLogger(__name__)
+
+
+class QueryError(ValueError):
+    """A query that cannot be answered (too short, silent...); the message says why."""
+
+
+@dataclass
+class Match:
+    title: str
+    artist: str
+    song_id: str
+    score: float
+
+    def to_dict(self) -> dict:
+        return {"title": self.title, "artist": self.artist, "song_id": self.song_id, "score": round(self.score, 4)}
+
+
+@dataclass
+class Answer:
+    matches: list[Match]
+    confident: bool
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "matches": [m.to_dict() for m in self.matches],
+            "confident": self.confident,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """When an answer is confident: the best score and its lead over the runner-up clear both bars.
+
+    Attributes:
+        min_score: minimum rescored similarity of the best song.
+        min_margin: minimum difference between the best and the second-best song's score.
+    """
+
+    min_score: float = 0.5
+    min_margin: float = 0.03
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Decision":
+        return cls(**data)
+
+
+class Recognizer:
+    """Loaded bundle + encoder; answers queries."""
+
+    def __init__(self, bundle: Bundle, backend: str = "onnx", threads: int = 1, search: SearchConfig | None = None) -> None:
+        self.bundle = bundle
+        self.encoder = load_encoder(bundle.model, backend, threads)
+        self.frontend_config = bundle.frontend
+        self.window_config = bundle.windows
+        self.search = search or SearchConfig()
+        self.decision = Decision.from_dict(bundle.manifest.get("decision", {}))
+        expected = (self.window_config.length, self.frontend_config.n_bands, int(bundle.manifest["embedding_dim"]))
+        actual = (self.encoder.input_frames, self.encoder.input_bands, self.encoder.embedding_dim)
+        if expected != actual:
+            raise BundleError(f"{bundle.path}: encoder takes (frames, bands) = {actual[:2]} and gives {actual[2]} values; the manifest says {expected[:2]} and {expected[2]}")
+        self._first = np.array([s.first_vector for s in bundle.songs], dtype=np.int64)
+        self._count = np.array([s.n_vectors for s in bundle.songs], dtype=np.int64)
+
+    def recognize_file(self, path: str | Path, top: int = 5) -> Answer:
+        started = time.perf_counter()
+        audio = read_audio(path, self.frontend_config.sample_rate)
+        decode_ms = (time.perf_counter() - started) * 1000
+        answer = self.recognize_audio(audio, top)
+        answer.timings_ms = {"decode": decode_ms, **answer.timings_ms}
+        answer.timings_ms["total"] += decode_ms
+        return answer
+
+    def recognize_audio(self, audio: np.ndarray, top: int = 5) -> Answer:
+        """``audio``: mono float32 at the bundle's sample rate."""
+        check_not_silent(audio, "the recording")
+        t0 = time.perf_counter()
+        frames = compute_features(audio, self.frontend_config)
+        if len(frames) < self.window_config.min_query_frames:
+            seconds = self.window_config.min_query_frames / self.frontend_config.frame_rate
+            raise QueryError(f"the recording is too short ({len(audio) / self.frontend_config.sample_rate:.1f} s); hum for at least {seconds:.0f} s")
+        windows = cut_windows(frames, self.window_config.length, self.window_config.query_hop)
+        t1 = time.perf_counter()
+        return self.recognize_windows(windows, top, {"frontend": (t1 - t0) * 1000})
+
+    def recognize_windows(self, windows: np.ndarray, top: int, timings: dict[str, float]) -> Answer:
+        t1 = time.perf_counter()
+        embeddings = self.encoder.embed(windows)
+        t2 = time.perf_counter()
+        songs, scores = rank_songs(embeddings, self.bundle.index, self.bundle.vector_song, self._first, self._count, self.search)
+        t3 = time.perf_counter()
+        matches = [
+            Match(self.bundle.songs[s].title, self.bundle.songs[s].artist, self.bundle.songs[s].song_id, float(score))
+            for s, score in zip(songs[:top], scores[:top])
+        ]
+        runner_up = float(scores[1]) if len(scores) > 1 else -1.0
+        confident = bool(len(scores)) and scores[0] >= self.decision.min_score and scores[0] - runner_up >= self.decision.min_margin
+        timings = {**timings, "encode": (t2 - t1) * 1000, "search": (t3 - t2) * 1000}
+        timings["total"] = sum(timings.values())
+        return Answer(matches, bool(confident), timings)

@@ -1,0 +1,59 @@
+"""From query-window embeddings to a ranking of songs.
+
+Stage 1 (shortlist): each query window asks the HNSW index for its nearest song windows; a song's
+shortlist score is the sum over query windows of its best window similarity (a window that did
+not retrieve the song contributes that window's weakest retrieved similarity, an upper bound).
+Summing over windows, not taking the single best pair, is what made the prototype work.
+
+Stage 2 (rescore): for the shortlisted songs, every query window is compared with every window of
+the song (vectors read back from the index), and the song's score is the mean over query windows
+of the best similarity. Comparing with all of a song's windows removes the "not retrieved" guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Attributes:
+    k_per_window: neighbours asked of the index per query window.
+    shortlist: songs kept from stage 1 for stage 2.
+    """
+
+    k_per_window: int = 100
+    shortlist: int = 50
+
+
+def shortlist_songs(similarities: np.ndarray, labels: np.ndarray, vector_song: np.ndarray, size: int) -> np.ndarray:
+    """Song numbers of the ``size`` best stage-1 scores (arrays are (query windows, k))."""
+    song_of = vector_song[labels]
+    n_windows = len(labels)
+    floor = similarities.min(axis=1)
+    songs = np.unique(song_of)
+    best = np.tile(floor[:, None], (1, len(songs)))
+    column = np.searchsorted(songs, song_of)
+    rows = np.repeat(np.arange(n_windows), labels.shape[1])
+    np.maximum.at(best, (rows, column.ravel()), similarities.ravel())
+    totals = best.sum(axis=0)
+    order = np.argsort(-totals, kind="stable")[:size]
+    return songs[order]
+
+
+def rescore(query: np.ndarray, song_vectors: list[np.ndarray]) -> np.ndarray:
+    """Mean over query windows of the best cosine with any window of each song."""
+    return np.array([float((query @ vectors.T).max(axis=1).mean()) for vectors in song_vectors])
+
+
+def rank_songs(query: np.ndarray, index, vector_song: np.ndarray, first_vectors: np.ndarray, n_vectors: np.ndarray, config: SearchConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(song numbers, scores) best first, for unit-norm query windows (N, dim)."""
+    k = min(config.k_per_window, index.get_current_count())
+    labels, distances = index.knn_query(query, k=k)
+    candidates = shortlist_songs(1.0 - distances, labels.astype(np.int64), vector_song, config.shortlist)
+    vectors = [np.asarray(index.get_items(range(first_vectors[s], first_vectors[s] + n_vectors[s])), dtype=np.float32) for s in candidates]
+    scores = rescore(query, vectors)
+    order = np.argsort(-scores, kind="stable")
+    return candidates[order], scores[order]

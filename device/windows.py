@@ -1,0 +1,74 @@
+"""Cutting log-band frames into the fixed-length windows the encoder embeds.
+
+Songs are indexed as many overlapping windows and a query is cut the same way; every window is
+standardised on its own (zero mean, unit variance over time and bands), which removes the
+recording level and microphone gain, and keeps windows independent of each other so a streaming
+device can embed a window as soon as its last frame arrives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """How frames become encoder inputs.
+
+    Attributes:
+        length: frames per window (125 frames = 5 s at 25 frames/s).
+        song_hop: frames between consecutive song windows when indexing.
+        query_hop: frames between consecutive query windows.
+        min_query_frames: shorter queries are refused as too short to recognise.
+    """
+
+    length: int = 125
+    song_hop: int = 25
+    query_hop: int = 13
+    min_query_frames: int = 50
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "WindowConfig":
+        return cls(**data)
+
+
+def standardise(window: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance over the whole window; a constant window maps to zeros."""
+    centred = window - window.mean(axis=(-2, -1), keepdims=True)
+    scale = centred.std(axis=(-2, -1), keepdims=True)
+    return (centred / np.maximum(scale, 1e-3)).astype(np.float32)
+
+
+def window_starts(n_frames: int, length: int, hop: int) -> list[int]:
+    """Start frames of the windows covering ``n_frames``; the last window is aligned to the end.
+
+    A signal shorter than one window gets a single window starting at 0 (padded by ``cut_windows``).
+    """
+    if n_frames <= length:
+        return [0]
+    starts = list(range(0, n_frames - length + 1, hop))
+    if starts[-1] != n_frames - length:
+        starts.append(n_frames - length)
+    return starts
+
+
+def cut_windows(frames: np.ndarray, length: int, hop: int) -> np.ndarray:
+    """Frames (T, bands) -> standardised windows (N, length, bands).
+
+    Short inputs are padded by repeating the quietest frame, which is what silence looks like
+    after the log floor, rather than by zeros that would look like a loud flat spectrum.
+    """
+    if len(frames) == 0:
+        raise ValueError("no frames to window")
+    if len(frames) < length:
+        quietest = frames[np.argmin(frames.sum(axis=1))]
+        pad = np.repeat(quietest[None, :], length - len(frames), axis=0)
+        frames = np.concatenate([frames, pad])
+    starts = window_starts(len(frames), length, hop)
+    windows = np.stack([frames[s : s + length] for s in starts])
+    return standardise(windows)

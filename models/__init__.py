@@ -1,0 +1,1 @@
+"""Encoder, training data and evaluation (workstation only; the speaker never imports this)."""

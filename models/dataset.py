@@ -1,0 +1,86 @@
+"""Training pairs: (hum, original recording) of the same passage of a tune, as front-end features.
+
+Each pair is rendered fresh from a real tune: the recording as an arrangement in a random key and
+tempo, the hum with its own key, tempo, voice, errors and room (see :mod:`models.hum`). Features come
+from the device's own front end, so training sees exactly what the speaker computes. Pairs are
+written in shards (``.npz``, float16, no pickle) so generation can be cached, resumed and shared by
+several training runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from device.frontend import FrontEndConfig, compute_features
+from models.hum import choose_seconds_per_beat, render_hum
+from models.melody import Melody, load_tune_cache
+from models.render import render_arrangement
+
+logger = logging.getLogger(__name__)
+
+CLIP_FRAMES = 150  # stored per clip; training crops encoder windows out of it
+CLIP_SECONDS = 6.2
+
+
+def make_pair(melody: Melody, distractor: Melody, rng: np.random.Generator, config: FrontEndConfig) -> tuple[np.ndarray, np.ndarray, dict]:
+    """One (hum features, recording features, hum conditions) triple of ``CLIP_FRAMES`` frames each."""
+    seconds_per_beat = choose_seconds_per_beat(melody, rng)
+    last_start = max(len(melody.onset) - 6, 1)
+    start_beat = float(melody.onset[rng.integers(0, last_start)])
+    key_shift = rng.integers(-5, 6)
+    events = melody.to_events(seconds_per_beat, transpose=key_shift)
+    offset = rng.uniform(0.0, 0.6)
+    passage = events.window(max(start_beat * seconds_per_beat - offset, 0.0), CLIP_SECONDS)
+    recording = render_arrangement(passage, seconds_per_beat, rng, CLIP_SECONDS)
+    hum, conditions = render_hum(melody, seconds_per_beat, start_beat, CLIP_SECONDS, rng, distractor=distractor)
+    hum_features = compute_features(hum, config)[:CLIP_FRAMES]
+    recording_features = compute_features(recording, config)[:CLIP_FRAMES]
+    return hum_features, recording_features, conditions.to_dict()
+
+
+def generate_shard(path: Path, tune_keys: list[str], n_pairs: int, seed: int, cache: Path | None = None) -> Path:
+    """Writes ``n_pairs`` pairs drawn from ``tune_keys`` to ``path`` (skipped when it exists)."""
+    if path.exists():
+        return path
+    tunes = load_tune_cache(cache) if cache else load_tune_cache()
+    config = FrontEndConfig()
+    rng = np.random.default_rng(seed)
+    hums = np.zeros((n_pairs, CLIP_FRAMES, config.n_bands), np.float16)
+    recordings = np.zeros_like(hums)
+    tune_ids = np.zeros(n_pairs, np.int32)
+    key_index = {key: i for i, key in enumerate(tune_keys)}
+    for i in range(n_pairs):
+        key = tune_keys[rng.integers(len(tune_keys))]
+        distractor = tunes[tune_keys[rng.integers(len(tune_keys))]]
+        hums[i], recordings[i], _ = make_pair(tunes[key], distractor, rng, config)
+        tune_ids[i] = key_index[key]
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, hum=hums, recording=recordings, tune=tune_ids)
+    os.replace(tmp, path)
+    return path
+
+
+def generate_shards(out_dir: Path, tune_keys: list[str], n_shards: int, pairs_per_shard: int, seed: int, workers: int) -> list[Path]:
+    """Generates shards ``shard_{i}.npz`` in parallel; existing shards are reused (resumable)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"shard_{i:04d}.npz" for i in range(n_shards)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(generate_shard, p, tune_keys, pairs_per_shard, seed * 100003 + i) for i, p in enumerate(paths)]
+        for future in futures:
+            logger.info("shard ready: %s", future.result())
+    return paths
+
+
+def load_shards(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Concatenates shards into (hums, recordings, tune ids); arrays stay float16."""
+    parts = [np.load(p, allow_pickle=False) for p in paths]
+    return (
+        np.concatenate([p["hum"] for p in parts]),
+        np.concatenate([p["recording"] for p in parts]),
+        np.concatenate([p["tune"] for p in parts]),
+    )

@@ -1,0 +1,32 @@
+"""Command: generate training shards.
+
+    python -m models.gen_data --out .cache/pairs --shards 48 --pairs-per-shard 500 --seed 1
+    python -m models.gen_data --out .cache/val_pairs --shards 1 --seed 7 --held-out
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from models.dataset import generate_shards
+from models.melody import load_tune_cache, tune_split
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path(".cache/pairs"))
+    parser.add_argument("--shards", type=int, default=40)
+    parser.add_argument("--pairs-per-shard", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--held-out", action="store_true", help="draw from held-out tunes (validation)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    train_keys, held_out_keys = tune_split(load_tune_cache())
+    generate_shards(args.out, held_out_keys if args.held_out else train_keys, args.shards, args.pairs_per_shard, args.seed, args.workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Synthetic hums: a voice that follows a melody with human errors, in a room, through a cheap mic.
+
+The errors follow what singers do (and what the query-by-humming literature measures): a key of
+their own and an octave that suits their voice, a tempo of their own with rubato, ~20-40 cents of
+intonation error per note plus slow drift, vibrato on long notes, glides between notes, dropped and
+added notes, breaths. Then a room, a microphone's band limits, background noise down to 5 dB SNR,
+level changes and clipping. Styles: closed-mouth hum, "la", "da", "doo" and whistle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from models import dsp
+from models.melody import Melody, NoteEvents
+from models.render import render_arrangement
+
+STYLES = ("hum", "la", "da", "doo", "whistle")
+VOWEL_FORMANTS = {  # (F1, F2, F3) Hz
+    "a": (730, 1090, 2440),
+    "o": (570, 840, 2410),
+    "u": (300, 870, 2240),
+    "e": (530, 1840, 2480),
+}
+STYLE_VOWELS = {"la": "a", "da": "a", "doo": "u"}
+VOICE_CENTRES = {"low": (45, 55), "high": (55, 67), "whistle": (79, 91)}  # median MIDI pitch
+
+
+@dataclass
+class HumConditions:
+    """What a hum's synthesizer chose: the benchmark breaks accuracy down by these."""
+
+    style: str
+    transpose: float
+    tempo_factor: float
+    snr_db: float
+    noise_kind: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def choose_seconds_per_beat(melody: Melody, rng: np.random.Generator) -> float:
+    """A tempo at which the tune's median note lasts 0.25-0.6 s, as people sing folk tunes."""
+    median_beats = float(np.median(melody.dur)) or 1.0
+    return rng.uniform(0.25, 0.6) / median_beats
+
+
+def humanize(melody: Melody, seconds_per_beat: float, transpose: float, rng: np.random.Generator) -> NoteEvents:
+    """The melody as a person would sing it: timing, pitch and note-level errors, in seconds."""
+    pitch = melody.pitch.astype(np.float64) + transpose
+    onset = melody.onset.copy()
+    dur = melody.dur.copy()
+    keep = np.ones(len(pitch), dtype=bool)
+    keep[1:] = rng.uniform(size=len(pitch) - 1) > rng.uniform(0.0, 0.08)  # dropped notes
+    pitch, onset, dur = pitch[keep], onset[keep], dur[keep]
+    dur[:-1] = np.maximum(dur[:-1], onset[1:] - onset[:-1]) * (onset[1:] - onset[:-1] > 0) + dur[:-1] * (onset[1:] - onset[:-1] <= 0)
+    # Time: beats -> seconds through a tempo that wanders (rubato) around the chosen tempo.
+    beat_grid = np.concatenate([onset, [onset[-1] + dur[-1]]])
+    local = np.exp(np.cumsum(rng.normal(0, 0.04, len(beat_grid))).clip(-0.25, 0.25))
+    seconds = np.concatenate([[0.0], np.cumsum(np.diff(beat_grid) * seconds_per_beat * local[:-1])])
+    onset_s, end_s = seconds[:-1], seconds[1:]
+    dur_s = (end_s - onset_s) * rng.uniform(0.75, 1.0, len(onset_s))  # articulation gaps
+    breaths = rng.uniform(size=len(dur_s)) < 0.06
+    dur_s[breaths] = np.maximum(dur_s[breaths] - rng.uniform(0.1, 0.3), dur_s[breaths] * 0.4)
+    # Pitch: per-note error, slow drift, occasional wrong note.
+    pitch = pitch + rng.normal(0, rng.uniform(0.15, 0.4), len(pitch))
+    pitch = pitch + np.cumsum(rng.normal(0, 0.06, len(pitch))).clip(-0.5, 0.5)
+    wrong = rng.uniform(size=len(pitch)) < rng.uniform(0.0, 0.05)
+    pitch[wrong] += rng.choice([-2, -1, 1, 2], wrong.sum())
+    events = NoteEvents(onset_s, dur_s, pitch, rng.uniform(0.7, 1.0, len(pitch)))
+    return _add_ornaments(events, rng)
+
+
+def _add_ornaments(events: NoteEvents, rng: np.random.Generator) -> NoteEvents:
+    """Splits a few long notes into a grace note and the note: the added notes of real singers."""
+    long_notes = np.flatnonzero((events.dur > 0.35) & (rng.uniform(size=len(events.dur)) < 0.04))
+    if len(long_notes) == 0:
+        return events
+    onset, dur, pitch, vel = (list(a) for a in (events.onset, events.dur, events.pitch, events.velocity))
+    for i in sorted(long_notes, reverse=True):
+        grace = rng.uniform(0.06, 0.12)
+        onset.insert(i, onset[i])
+        dur.insert(i, grace)
+        pitch.insert(i, pitch[i] + rng.choice([-2, -1, 1, 2]))
+        vel.insert(i, vel[i])
+        onset[i + 1] += grace
+        dur[i + 1] -= grace
+    return NoteEvents(*(np.asarray(a) for a in (onset, dur, pitch, vel)))
+
+
+def pitch_track(events: NoteEvents, n: int, rng: np.random.Generator, sr: int = dsp.SR) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample f0 (Hz) with glides, vibrato and jitter, and a 0..1 voicing gate."""
+    semitones = np.full(n, np.nan)
+    gate = np.zeros(n, dtype=np.float32)
+    vib_rate, vib_depth = rng.uniform(4.5, 6.5), rng.uniform(0.05, 0.5)
+    glide_s = rng.uniform(0.02, 0.09)
+    t = np.arange(n) / sr
+    for i, (onset, dur, pitch, vel) in enumerate(zip(events.onset, events.dur, events.pitch, events.velocity)):
+        a, b = int(onset * sr), min(int((onset + dur) * sr), n)
+        if b <= a:
+            continue
+        seg = np.full(b - a, pitch)
+        if i > 0 and onset - (events.onset[i - 1] + events.dur[i - 1]) < 0.15:
+            m = min(int(glide_s * sr), b - a)
+            seg[:m] = events.pitch[i - 1] + (pitch - events.pitch[i - 1]) * (1 - np.exp(-5 * np.arange(m) / max(m, 1)))
+        if dur > 0.4:
+            ramp = np.clip((t[a:b] - onset - 0.2) / 0.3, 0, 1)
+            seg += ramp * vib_depth * np.sin(2 * np.pi * vib_rate * t[a:b])
+        semitones[a:b] = seg
+        gate[a:b] = vel
+    filled = np.isnan(semitones)
+    if np.all(filled):
+        semitones[:] = 60.0
+    else:  # hold the last pitch through gaps so the phase stays continuous
+        idx = np.where(~filled, np.arange(n), 0)
+        np.maximum.accumulate(idx, out=idx)
+        first = np.argmax(~filled)
+        idx[:first] = first
+        semitones = semitones[idx]
+    jitter = np.repeat(rng.normal(0, 0.03, n // 160 + 1), 160)[:n]
+    return dsp.midi_to_hz(semitones + jitter), gate
+
+
+def voice(events: NoteEvents, style: str, length_s: float, rng: np.random.Generator, sr: int = dsp.SR) -> np.ndarray:
+    """A dry voice (or whistle) singing ``events`` in ``style``."""
+    n = int(length_s * sr)
+    freq, gate = pitch_track(events, n, rng, sr)
+    onsets = (events.onset * sr).astype(int)
+    attack = np.ones(n, dtype=np.float32)
+    dip = {"hum": 0.6, "la": 0.15, "da": 0.0, "doo": 0.05, "whistle": 0.4}[style]
+    for start in onsets[(onsets >= 0) & (onsets < n)]:
+        m = min(int(rng.uniform(0.03, 0.06) * sr), n - start)
+        attack[start : start + m] = np.minimum(attack[start : start + m], dip + (1 - dip) * np.linspace(0, 1, m))
+    smooth = np.convolve(gate * attack, np.hanning(161) / np.hanning(161).sum(), mode="same").astype(np.float32)
+    breath = dsp.butter(rng.standard_normal(n).astype(np.float32), "bandpass", (800, 6000)) * rng.uniform(0.01, 0.05)
+    if style == "whistle":
+        tone = dsp.oscillator(freq, (1.0, 0.03), sr)
+        hiss = dsp.butter(rng.standard_normal(n).astype(np.float32), "highpass", 1500) * 0.03
+        return (tone * smooth + hiss * smooth + 0.3 * breath).astype(np.float32)
+    slope = rng.uniform(2.0, 2.8) if style == "hum" else rng.uniform(1.0, 1.6)
+    source = dsp.oscillator(freq, tuple(1.0 / k**slope for k in range(1, 40)), sr)
+    if style == "hum":
+        out = dsp.resonator(source, rng.uniform(200, 320), 80) + 0.3 * source
+        out = dsp.butter(out, "lowpass", rng.uniform(700, 1400))
+    else:
+        vowel = STYLE_VOWELS[style] if rng.uniform() < 0.7 else str(rng.choice(list(VOWEL_FORMANTS)))
+        f1, f2, f3 = (f * rng.uniform(0.9, 1.15) for f in VOWEL_FORMANTS[vowel])
+        out = dsp.resonator(source, f1, 90) + 0.6 * dsp.resonator(source, f2, 110) + 0.25 * dsp.resonator(source, f3, 160)
+    out = dsp.normalise_peak(out) * smooth
+    if style == "da":
+        for start in onsets[(onsets >= 0) & (onsets < n)]:
+            m = min(int(0.012 * sr), n - start)
+            out[start : start + m] += rng.standard_normal(m).astype(np.float32) * 0.2
+    return (out + breath * (1 - smooth)).astype(np.float32)
+
+
+def degrade(
+    audio: np.ndarray,
+    rng: np.random.Generator,
+    snr_db: float,
+    noise_kind: str,
+    distractor: Melody | None = None,
+) -> np.ndarray:
+    """Room, microphone, background noise, level changes and clipping."""
+    n = len(audio)
+    if rng.uniform() < 0.8:
+        audio = dsp.reverberate(audio, dsp.room_impulse(rng, rng.uniform(0.1, 0.8), direct=rng.uniform(0.6, 1.0)))
+    audio = dsp.butter(audio, "highpass", rng.uniform(60, 250))
+    audio = dsp.butter(audio, "lowpass", rng.uniform(3000, 7500))
+    if noise_kind == "tv" and distractor is not None:
+        noise = render_arrangement(distractor.to_events(choose_seconds_per_beat(distractor, rng)), 0.5, rng, n / dsp.SR)
+    elif noise_kind == "babble":
+        noise = sum(dsp.butter(dsp.pink_noise(n, rng, 1.0), "bandpass", (300, 3000)) * (1 + np.sin(2 * np.pi * rng.uniform(2, 6) * np.arange(n) / dsp.SR + rng.uniform(0, 6))) for _ in range(3))
+    else:
+        noise = dsp.pink_noise(n, rng, {"white": 0.0, "pink": 1.0, "brown": 2.0}.get(noise_kind, 1.0))
+    audio = dsp.mix_at_snr(audio, noise, snr_db)
+    envelope = np.exp(np.interp(np.arange(n), np.linspace(0, n, 5), rng.normal(0, 0.3, 5))).astype(np.float32)
+    audio = dsp.normalise_peak(audio * envelope, rng.uniform(0.05, 0.9))
+    if rng.uniform() < 0.1:
+        audio = np.clip(audio * rng.uniform(2, 6), -1, 1)
+    if rng.uniform() < 0.3:
+        audio = np.tanh(audio * rng.uniform(1, 3)) / np.tanh(rng.uniform(1, 3))
+    return audio.astype(np.float32)
+
+
+def random_conditions(rng: np.random.Generator, melody: Melody) -> HumConditions:
+    style = str(rng.choice(STYLES, p=[0.3, 0.25, 0.2, 0.1, 0.15]))
+    register = "whistle" if style == "whistle" else str(rng.choice(["low", "high"]))
+    centre = rng.uniform(*VOICE_CENTRES[register])
+    return HumConditions(
+        style=style,
+        transpose=float(centre - np.median(melody.pitch)),
+        tempo_factor=float(np.exp(rng.uniform(np.log(0.6), np.log(1.5)))),
+        snr_db=float(rng.uniform(5, 35)),
+        noise_kind=str(rng.choice(["pink", "white", "brown", "babble", "tv"])),
+    )
+
+
+def render_hum(
+    melody: Melody,
+    recording_seconds_per_beat: float,
+    start_beat: float,
+    length_s: float,
+    rng: np.random.Generator,
+    conditions: HumConditions | None = None,
+    distractor: Melody | None = None,
+) -> tuple[np.ndarray, HumConditions]:
+    """A hum of ``length_s`` seconds starting at ``start_beat`` of ``melody``.
+
+    ``tempo_factor`` > 1 means the person hums faster than the recording.
+    """
+    conditions = conditions or random_conditions(rng, melody)
+    seconds_per_beat = recording_seconds_per_beat / conditions.tempo_factor
+    events = humanize(melody, seconds_per_beat, conditions.transpose, rng)
+    index = int(np.searchsorted(melody.onset, start_beat))
+    index = min(index, len(events.onset) - 1)
+    start_s = events.onset[min(index, len(events.onset) - 1)] if len(events.onset) else 0.0
+    lead_in = rng.uniform(0.0, 0.6)
+    passage = events.window(max(start_s - lead_in, 0.0), length_s)
+    dry = voice(passage, conditions.style, length_s, rng)
+    return degrade(dry, rng, conditions.snr_db, conditions.noise_kind, distractor), conditions

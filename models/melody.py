@@ -1,0 +1,215 @@
+"""Melodies and note events: the corpus loader, MIDI and ABC readers, and the tune split.
+
+Two shapes of data:
+- :class:`Melody`: a monophonic tune in beats (quarter notes), as music21's corpus gives it and as
+  ``../shared/data/music21-tunes.json.gz`` caches it.
+- :class:`NoteEvents`: notes in seconds, possibly polyphonic, ready to be rendered to audio. MIDI and
+  ABC files in a user's catalog become this.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+MELODY_SUFFIXES = (".mid", ".midi", ".abc")
+DEFAULT_TUNE_CACHE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "music21-tunes.json.gz"
+DRUM_CHANNEL = 9  # General MIDI channel 10
+
+
+class MelodyError(ValueError):
+    """A melody file that cannot be read or holds no notes."""
+
+
+@dataclass
+class Melody:
+    """A monophonic tune; times in quarter notes, pitches as MIDI note numbers."""
+
+    key: str
+    title: str
+    pitch: np.ndarray
+    onset: np.ndarray
+    dur: np.ndarray
+
+    def to_events(self, seconds_per_beat: float, transpose: float = 0.0) -> "NoteEvents":
+        return NoteEvents(
+            onset=self.onset * seconds_per_beat,
+            dur=self.dur * seconds_per_beat,
+            pitch=self.pitch.astype(np.float64) + transpose,
+            velocity=np.ones(len(self.pitch)),
+        )
+
+
+@dataclass
+class NoteEvents:
+    """Notes in seconds. ``pitch`` is fractional MIDI (cents allowed); ``velocity`` in 0..1."""
+
+    onset: np.ndarray
+    dur: np.ndarray
+    pitch: np.ndarray
+    velocity: np.ndarray
+
+    @property
+    def end_s(self) -> float:
+        return float(np.max(self.onset + self.dur)) if len(self.onset) else 0.0
+
+    def window(self, start_s: float, length_s: float) -> "NoteEvents":
+        """Notes sounding in [start_s, start_s + length_s), shifted so the window starts at 0."""
+        end = start_s + length_s
+        keep = (self.onset < end) & (self.onset + self.dur > start_s)
+        onset = self.onset[keep] - start_s
+        dur = self.dur[keep].copy()
+        clip_start = onset < 0
+        dur[clip_start] += onset[clip_start]
+        onset[clip_start] = 0.0
+        return NoteEvents(onset, dur, self.pitch[keep], self.velocity[keep])
+
+
+def load_tune_cache(path: str | Path = DEFAULT_TUNE_CACHE) -> dict[str, Melody]:
+    """Reads the JSON cache of music21's corpus (see ../shared/data/README.md)."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        raw = json.load(handle)
+    return {
+        key: Melody(
+            key=key,
+            title=value["title"],
+            pitch=np.asarray(value["pitch"], dtype=np.int16),
+            onset=np.asarray(value["onset"], dtype=np.float64),
+            dur=np.asarray(value["dur"], dtype=np.float64),
+        )
+        for key, value in raw.items()
+        if len(value["pitch"]) >= 8
+    }
+
+
+def melodies_from_music21_corpus(limit: int | None = None) -> dict[str, Melody]:
+    """Builds the same tunes as the cache straight from music21's bundled ABC corpus (slow: ~20 min).
+
+    Used where ../shared/data is absent. Chords keep their top note; ties are merged by music21's
+    ``stripTies``; rests are implicit gaps.
+    """
+    from music21 import corpus
+
+    tunes: dict[str, Melody] = {}
+    for path in sorted(corpus.getPaths(fileExtensions=("abc",))):
+        path = Path(path)
+        try:
+            parsed = corpus.parse(str(path))
+        except Exception as exc:  # music21 raises many exception types on odd ABC
+            logger.warning("skipping %s: %s", path.name, exc)
+            continue
+        scores = list(parsed.scores) if hasattr(parsed, "scores") and len(parsed.scores) else [parsed]
+        for number, score in enumerate(scores, start=1):
+            melody = _melody_from_music21_score(score, f"{path.parent.name}/{path.name}#{number}")
+            if melody is not None:
+                tunes[melody.key] = melody
+            if limit is not None and len(tunes) >= limit:
+                return tunes
+    return tunes
+
+
+def _melody_from_music21_score(score, key: str) -> Melody | None:
+    pitches, onsets, durs = [], [], []
+    for element in score.stripTies().flatten().notes:
+        pitch = max(p.midi for p in element.pitches) if element.isChord else element.pitch.midi
+        pitches.append(pitch)
+        onsets.append(float(element.offset))
+        durs.append(float(element.quarterLength))
+    if len(pitches) < 8:
+        return None
+    title = (score.metadata.title if score.metadata and score.metadata.title else key)
+    return Melody(key, title, np.asarray(pitches, np.int16), np.asarray(onsets), np.asarray(durs))
+
+
+def read_midi(path: str | Path) -> NoteEvents:
+    """All pitched notes of a MIDI file in seconds (drum channel skipped), tempo map applied."""
+    import mido
+
+    try:
+        midi = mido.MidiFile(str(path))
+    except Exception as exc:  # mido raises OSError, EOFError, KeyError, ValueError on bad files
+        raise MelodyError(f"{path}: cannot read MIDI ({exc})") from exc
+    now = 0.0
+    sounding: dict[tuple[int, int], tuple[float, int]] = {}
+    onset, dur, pitch, velocity = [], [], [], []
+    try:
+        for message in midi:  # iterating a MidiFile yields messages with .time in seconds
+            now += message.time
+            if message.type not in ("note_on", "note_off") or message.channel == DRUM_CHANNEL:
+                continue
+            slot = (message.channel, message.note)
+            if message.type == "note_on" and message.velocity > 0:
+                if slot in sounding:
+                    _close_note(sounding.pop(slot), now, message.note, onset, dur, pitch, velocity)
+                sounding[slot] = (now, message.velocity)
+            elif slot in sounding:
+                _close_note(sounding.pop(slot), now, message.note, onset, dur, pitch, velocity)
+    except Exception as exc:
+        raise MelodyError(f"{path}: MIDI data is corrupt ({exc})") from exc
+    for (_, note), started in sounding.items():
+        _close_note(started, now, note, onset, dur, pitch, velocity)
+    if not onset:
+        raise MelodyError(f"{path}: MIDI file holds no pitched notes")
+    order = np.argsort(onset, kind="stable")
+    return NoteEvents(*(np.asarray(values, dtype=np.float64)[order] for values in (onset, dur, pitch, velocity)))
+
+
+def _close_note(started, now, note, onset, dur, pitch, velocity) -> None:
+    start, vel = started
+    if now - start > 0.01:
+        onset.append(start)
+        dur.append(now - start)
+        pitch.append(note)
+        velocity.append(vel / 127.0)
+
+
+def read_abc(path: str | Path, default_qpm: float = 100.0) -> NoteEvents:
+    """The first tune of an ABC file as notes in seconds (its Q: tempo, else ``default_qpm``)."""
+    from music21 import converter, tempo
+
+    try:
+        parsed = converter.parse(str(path), format="abc")
+    except Exception as exc:
+        raise MelodyError(f"{path}: cannot parse ABC ({exc})") from exc
+    scores = list(parsed.scores) if hasattr(parsed, "scores") and len(parsed.scores) else [parsed]
+    if len(scores) > 1:
+        logger.warning("%s holds %d tunes; indexing the first", path, len(scores))
+    score = scores[0]
+    marks = list(score.flatten().getElementsByClass(tempo.MetronomeMark))
+    qpm = marks[0].getQuarterBPM() if marks and marks[0].getQuarterBPM() else default_qpm
+    melody = _melody_from_music21_score(score, str(path))
+    if melody is None:
+        raise MelodyError(f"{path}: ABC tune has fewer than 8 notes")
+    return melody.to_events(60.0 / qpm)
+
+
+def read_melody_file(path: str | Path) -> NoteEvents:
+    """MIDI or ABC by suffix."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".mid", ".midi"):
+        return read_midi(path)
+    if suffix == ".abc":
+        return read_abc(path)
+    raise MelodyError(f"{path}: not a melody file (expected {', '.join(MELODY_SUFFIXES)})")
+
+
+def tune_split(melodies: dict[str, Melody], held_out_fraction: float = 0.1) -> tuple[list[str], list[str]]:
+    """Splits tune keys into (train, held_out) by a hash of the pitch sequence.
+
+    The hash is of the notes, not the key, so the same tune printed in two books lands on one side:
+    held-out tunes are never trained on, not even under another name.
+    """
+    train, held_out = [], []
+    for key, melody in sorted(melodies.items()):
+        digest = hashlib.sha256(melody.pitch.astype(np.int16).tobytes()).digest()
+        share = int.from_bytes(digest[:4], "big") / 2**32
+        (held_out if share < held_out_fraction else train).append(key)
+    return train, held_out
