@@ -117,7 +117,10 @@ def read_members(path: Path) -> dict[str, bytes]:
 def check_manifest(manifest: dict, members: dict[str, bytes], path: Path, expected_frontend: FrontEndConfig | None) -> None:
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
-        raise BundleError(f"{path}: bundle format version {version!r}, this device reads version {FORMAT_VERSION}; rebuild the bundle with a matching hum-index")
+        raise BundleError(
+            f"{path}: bundle format version {version!r}, this device reads version {FORMAT_VERSION}; "
+            "rebuild the bundle with a matching hum-index"
+        )
     listed = manifest.get("members", {})
     for name in REQUIRED_MEMBERS:
         if name not in members:
@@ -139,6 +142,27 @@ def check_manifest(manifest: dict, members: dict[str, bytes], path: Path, expect
         raise BundleError(f"{path}: bundle front end {frontend} differs from this device's {expected_frontend}")
 
 
+HNSW_HEADER = struct.Struct("<QQQQQQiIQQQdQ")  # hnswlib HierarchicalNSW::saveIndex, 64-bit size_t
+
+
+def check_index_header(data: bytes, n_vectors: int, dim: int, path: Path) -> None:
+    """Checks hnswlib's own header against the manifest before hnswlib allocates anything.
+
+    hnswlib trusts the dimension it is given and sizes its memory from the header's counts, so a
+    mismatched or doctored index must be caught here, not by a crash or a huge allocation.
+    """
+    if len(data) < HNSW_HEADER.size:
+        raise BundleError(f"{path}: search index is truncated ({len(data)} bytes)")
+    (offset_level0, max_elements, count, per_element, label_offset, offset_data, *_rest) = HNSW_HEADER.unpack_from(data)
+    stored_dim, remainder = divmod(label_offset - offset_data, 4)
+    if remainder or stored_dim != dim:
+        raise BundleError(f"{path}: search index holds vectors of size {stored_dim}, manifest says embedding size {dim}")
+    if count != n_vectors or max_elements != n_vectors:
+        raise BundleError(f"{path}: search index holds {count} vectors, manifest says {n_vectors}")
+    if offset_level0 != 0 or HNSW_HEADER.size + count * per_element > len(data):
+        raise BundleError(f"{path}: search index is truncated or malformed")
+
+
 def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = FrontEndConfig()) -> Bundle:
     """Reads, verifies and loads a bundle; raises :class:`BundleError` on any problem."""
     import hnswlib
@@ -156,8 +180,15 @@ def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = Fro
         raise BundleError(f"{path}: {MANIFEST} is not a JSON object")
     check_manifest(manifest, members, path, expected_frontend)
     songs = parse_songs(members[SONGS_MEMBER], manifest, path)
-    n_vectors = int(manifest["counts"]["vectors"])
-    dim = int(manifest["embedding_dim"])
+    try:
+        n_vectors = int(manifest["counts"]["vectors"])
+        dim = int(manifest["embedding_dim"])
+        ef = int(manifest["search"]["ef"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{path}: manifest lacks a readable {exc} entry") from exc
+    if not 1 <= dim <= 4096 or ef < 1:
+        raise BundleError(f"{path}: manifest embedding size {dim} or search ef {ef} is out of range")
+    check_index_header(members[INDEX_MEMBER], n_vectors, dim, path)
     index = hnswlib.Index(space="ip", dim=dim)
     with tempfile.TemporaryDirectory() as tmp:
         index_path = Path(tmp) / INDEX_MEMBER
@@ -167,8 +198,10 @@ def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = Fro
         except (RuntimeError, ValueError, MemoryError) as exc:
             raise BundleError(f"{path}: search index does not load ({exc})") from exc
     if index.get_current_count() != n_vectors or index.dim != dim:
-        raise BundleError(f"{path}: index holds {index.get_current_count()} vectors of size {index.dim}, manifest says {n_vectors} of size {dim}")
-    index.set_ef(int(manifest["search"]["ef"]))
+        raise BundleError(
+            f"{path}: index holds {index.get_current_count()} vectors of size {index.dim}, manifest says {n_vectors} of size {dim}"
+        )
+    index.set_ef(ef)
     vector_song = np.empty(n_vectors, dtype=np.int32)
     for number, song in enumerate(songs):
         vector_song[song.first_vector : song.first_vector + song.n_vectors] = number
@@ -181,7 +214,7 @@ def parse_songs(data: bytes, manifest: dict, path: Path) -> list[Song]:
         songs = [Song(**row) for row in rows]
     except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
         raise BundleError(f"{path}: song table unreadable ({exc})") from exc
-    counts = manifest.get("counts", {})
+    counts = manifest.get("counts") if isinstance(manifest.get("counts"), dict) else {}
     if len(songs) != counts.get("songs"):
         raise BundleError(f"{path}: song table has {len(songs)} rows, manifest says {counts.get('songs')}")
     expected_first = 0

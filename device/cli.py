@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     query = commands.add_parser("query", help="recognise recorded hums from files")
     query.add_argument("files", nargs="+", type=Path, help="audio files (.wav .flac .ogg .mp3, any rate/depth/channels)")
-    query.add_argument("--bundle", type=Path, default=DEFAULT_BUNDLE, help=f"catalog bundle (default: {DEFAULT_BUNDLE.name} shipped with the repo)")
+    query.add_argument(
+        "--bundle", type=Path, default=DEFAULT_BUNDLE, help=f"catalog bundle (default: {DEFAULT_BUNDLE.name} shipped with the repo)"
+    )
     query.add_argument("--json", action="store_true", help="one JSON object per line per file")
     query.add_argument("--top", type=int, default=5, help="number of songs to list (default 5)")
     query.add_argument("--backend", choices=BACKENDS, default="onnx", help="encoder runtime")

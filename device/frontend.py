@@ -51,7 +51,7 @@ class FrontEndConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "FrontEndConfig":
+    def from_dict(cls, data: dict) -> FrontEndConfig:
         """Builds a config from a manifest dict; unknown keys are an error, not silently dropped."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known

@@ -66,7 +66,7 @@ class Decision:
     min_margin: float = 0.03
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Decision":
+    def from_dict(cls, data: dict) -> Decision:
         return cls(**data)
 
 
@@ -83,7 +83,10 @@ class Recognizer:
         expected = (self.window_config.length, self.frontend_config.n_bands, int(bundle.manifest["embedding_dim"]))
         actual = (self.encoder.input_frames, self.encoder.input_bands, self.encoder.embedding_dim)
         if expected != actual:
-            raise BundleError(f"{bundle.path}: encoder takes (frames, bands) = {actual[:2]} and gives {actual[2]} values; the manifest says {expected[:2]} and {expected[2]}")
+            raise BundleError(
+                f"{bundle.path}: encoder takes (frames, bands) = {actual[:2]} and gives {actual[2]} values; "
+                f"the manifest says {expected[:2]} and {expected[2]}"
+            )
         self._first = np.array([s.first_vector for s in bundle.songs], dtype=np.int64)
         self._count = np.array([s.n_vectors for s in bundle.songs], dtype=np.int64)
 
@@ -103,7 +106,9 @@ class Recognizer:
         frames = compute_features(audio, self.frontend_config)
         if len(frames) < self.window_config.min_query_frames:
             seconds = self.window_config.min_query_frames / self.frontend_config.frame_rate
-            raise QueryError(f"the recording is too short ({len(audio) / self.frontend_config.sample_rate:.1f} s); hum for at least {seconds:.0f} s")
+            raise QueryError(
+                f"the recording is too short ({len(audio) / self.frontend_config.sample_rate:.1f} s); hum for at least {seconds:.0f} s"
+            )
         windows = cut_windows(frames, self.window_config.length, self.window_config.query_hop)
         t1 = time.perf_counter()
         return self.recognize_windows(windows, top, {"frontend": (t1 - t0) * 1000})

@@ -48,7 +48,9 @@ def rescore(query: np.ndarray, song_vectors: list[np.ndarray]) -> np.ndarray:
     return np.array([float((query @ vectors.T).max(axis=1).mean()) for vectors in song_vectors])
 
 
-def rank_songs(query: np.ndarray, index, vector_song: np.ndarray, first_vectors: np.ndarray, n_vectors: np.ndarray, config: SearchConfig) -> tuple[np.ndarray, np.ndarray]:
+def rank_songs(
+    query: np.ndarray, index, vector_song: np.ndarray, first_vectors: np.ndarray, n_vectors: np.ndarray, config: SearchConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """(song numbers, scores) best first, for unit-norm query windows (N, dim)."""
     k = min(config.k_per_window, index.get_current_count())
     labels, distances = index.knn_query(query, k=k)

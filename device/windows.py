@@ -33,7 +33,7 @@ class WindowConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "WindowConfig":
+    def from_dict(cls, data: dict) -> WindowConfig:
         return cls(**data)
 
 

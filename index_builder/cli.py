@@ -51,7 +51,12 @@ def _progress(done: int, total: int) -> None:
     if sys.stderr.isatty() or os.environ.get("HUM_PROGRESS"):
         width = 30
         filled = int(width * done / max(total, 1))
-        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} songs", end="" if done < total else "\n", file=sys.stderr, flush=True)
+        print(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} songs",
+            end="" if done < total else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def embed_catalog(entries: list[CatalogEntry], model: bytes, workers: int) -> tuple[list[Song], np.ndarray, list[str]]:
@@ -73,7 +78,17 @@ def embed_catalog(entries: list[CatalogEntry], model: bytes, workers: int) -> tu
                 errors.append(result)
                 logger.warning("skipped: %s", result)
             else:
-                songs.append(Song(entry.song_id, entry.title, entry.artist, file_sha256(entry.path), round(result.duration_s, 2), first, len(result.vectors)))
+                songs.append(
+                    Song(
+                        entry.song_id,
+                        entry.title,
+                        entry.artist,
+                        file_sha256(entry.path),
+                        round(result.duration_s, 2),
+                        first,
+                        len(result.vectors),
+                    )
+                )
                 vectors.append(result.vectors)
                 first += len(result.vectors)
             _progress(done, len(entries))
@@ -93,7 +108,11 @@ def run_build(args: argparse.Namespace) -> int:
         return 2
     frontend, windows = FrontEndConfig(), WindowConfig()
     if (encoder.input_frames, encoder.input_bands) != (windows.length, frontend.n_bands):
-        print(f"hum-index: {args.model} takes {encoder.input_frames}x{encoder.input_bands} windows; this builder makes {windows.length}x{frontend.n_bands}", file=sys.stderr)
+        print(
+            f"hum-index: {args.model} takes {encoder.input_frames}x{encoder.input_bands} windows; "
+            f"this builder makes {windows.length}x{frontend.n_bands}",
+            file=sys.stderr,
+        )
         return 2
     logger.info("embedding %d songs with %d workers", len(entries), args.workers)
     songs, vectors, errors = embed_catalog(entries, model, args.workers)

@@ -59,7 +59,7 @@ def generate_shard(path: Path, tune_keys: list[str], n_pairs: int, seed: int, ca
         distractor = tunes[tune_keys[rng.integers(len(tune_keys))]]
         hums[i], recordings[i], _ = make_pair(tunes[key], distractor, rng, config)
         tune_ids[i] = key_index[key]
-    tmp = path.with_suffix(".tmp.npz")
+    tmp = path.with_name(f"partial-{path.name}")  # not matched by the shard_*.npz glob
     np.savez(tmp, hum=hums, recording=recordings, tune=tune_ids)
     os.replace(tmp, path)
     return path

@@ -1,8 +1,9 @@
 """The encoder: a standardised log-band window (T frames x bands) -> an embedding vector.
 
 Plain 3x3 convolutions (they train ~2.5x faster per window on a CPU than depthwise-separable ones
-of fewer multiply-adds) keep a 5 s window at ~46 M multiply-adds and the int8 model well under 1 MB. The band axis is pooled by a max at the end, so a melody moved up or down by a few
-semitones (a shift along the band axis) lands on the same features: key invariance is built in,
+of fewer multiply-adds) keep a 5 s window at ~20 M multiply-adds and the int8 model well under
+1 MB. The band axis is pooled by a max at the end, so a melody moved up or down by a few semitones
+(a shift along the band axis) lands on the same features: key invariance is built in,
 and the data teaches the rest. L2 normalisation is NOT part of the network: it runs in numpy on the
 device (TFLite runtimes reject int8 Sqrt), see :func:`device.encoder_runtime.l2_normalise`.
 """
@@ -22,7 +23,7 @@ class EncoderConfig:
 
     n_bands: int = 144
     n_frames: int = 125
-    widths: tuple[int, ...] = (16, 24, 48, 96, 128)
+    widths: tuple[int, ...] = (8, 16, 32, 64, 128)
     embedding_dim: int = 64
 
     def to_dict(self) -> dict:
@@ -31,7 +32,7 @@ class EncoderConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "EncoderConfig":
+    def from_dict(cls, data: dict) -> EncoderConfig:
         return cls(**{**data, "widths": tuple(data["widths"])})
 
 

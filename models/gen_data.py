@@ -1,7 +1,7 @@
 """Command: generate training shards.
 
-    python -m models.gen_data --out .cache/pairs --shards 48 --pairs-per-shard 500 --seed 1
-    python -m models.gen_data --out .cache/val_pairs --shards 1 --seed 7 --held-out
+python -m models.gen_data --out .cache/pairs --shards 48 --pairs-per-shard 500 --seed 1
+python -m models.gen_data --out .cache/val_pairs --shards 1 --seed 7 --held-out
 """
 
 from __future__ import annotations

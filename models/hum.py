@@ -173,7 +173,11 @@ def degrade(
     if noise_kind == "tv" and distractor is not None:
         noise = render_arrangement(distractor.to_events(choose_seconds_per_beat(distractor, rng)), 0.5, rng, n / dsp.SR)
     elif noise_kind == "babble":
-        noise = sum(dsp.butter(dsp.pink_noise(n, rng, 1.0), "bandpass", (300, 3000)) * (1 + np.sin(2 * np.pi * rng.uniform(2, 6) * np.arange(n) / dsp.SR + rng.uniform(0, 6))) for _ in range(3))
+        noise = sum(
+            dsp.butter(dsp.pink_noise(n, rng, 1.0), "bandpass", (300, 3000))
+            * (1 + np.sin(2 * np.pi * rng.uniform(2, 6) * np.arange(n) / dsp.SR + rng.uniform(0, 6)))
+            for _ in range(3)
+        )
     else:
         noise = dsp.pink_noise(n, rng, {"white": 0.0, "pink": 1.0, "brown": 2.0}.get(noise_kind, 1.0))
     audio = dsp.mix_at_snr(audio, noise, snr_db)

@@ -39,7 +39,7 @@ class Melody:
     onset: np.ndarray
     dur: np.ndarray
 
-    def to_events(self, seconds_per_beat: float, transpose: float = 0.0) -> "NoteEvents":
+    def to_events(self, seconds_per_beat: float, transpose: float = 0.0) -> NoteEvents:
         return NoteEvents(
             onset=self.onset * seconds_per_beat,
             dur=self.dur * seconds_per_beat,
@@ -61,7 +61,7 @@ class NoteEvents:
     def end_s(self) -> float:
         return float(np.max(self.onset + self.dur)) if len(self.onset) else 0.0
 
-    def window(self, start_s: float, length_s: float) -> "NoteEvents":
+    def window(self, start_s: float, length_s: float) -> NoteEvents:
         """Notes sounding in [start_s, start_s + length_s), shifted so the window starts at 0."""
         end = start_s + length_s
         keep = (self.onset < end) & (self.onset + self.dur > start_s)
@@ -125,7 +125,7 @@ def _melody_from_music21_score(score, key: str) -> Melody | None:
         durs.append(float(element.quarterLength))
     if len(pitches) < 8:
         return None
-    title = (score.metadata.title if score.metadata and score.metadata.title else key)
+    title = score.metadata.title if score.metadata and score.metadata.title else key
     return Melody(key, title, np.asarray(pitches, np.int16), np.asarray(onsets), np.asarray(durs))
 
 
@@ -213,3 +213,27 @@ def tune_split(melodies: dict[str, Melody], held_out_fraction: float = 0.1) -> t
         share = int.from_bytes(digest[:4], "big") / 2**32
         (held_out if share < held_out_fraction else train).append(key)
     return train, held_out
+
+
+def write_midi(melody: Melody, path: str | Path, quarters_per_minute: float = 100.0, program: int = 0) -> Path:
+    """Writes a monophonic melody as a one-track MIDI file (used for demo catalogs and tests)."""
+    import mido
+
+    ticks = 480
+    midi = mido.MidiFile(ticks_per_beat=ticks)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    track.append(mido.MetaMessage("track_name", name=melody.title[:60], time=0))
+    track.append(mido.MetaMessage("set_tempo", tempo=int(60e6 / quarters_per_minute), time=0))
+    track.append(mido.Message("program_change", program=program, time=0))
+    events = []
+    for pitch, onset, dur in zip(melody.pitch, melody.onset, melody.dur):
+        events.append((round(onset * ticks), 1, int(pitch)))
+        events.append((round((onset + dur) * ticks), 0, int(pitch)))
+    now = 0
+    for tick, is_on, pitch in sorted(events):
+        kind = "note_on" if is_on else "note_off"
+        track.append(mido.Message(kind, note=pitch, velocity=80 if is_on else 0, time=tick - now))
+        now = tick
+    midi.save(str(path))
+    return Path(path)

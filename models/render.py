@@ -116,7 +116,9 @@ def drum_track(n: int, beat_s: float, rng: np.random.Generator, sr: int = dsp.SR
 def render_arrangement(melody: NoteEvents, beat_s: float, rng: np.random.Generator, length_s: float) -> np.ndarray:
     """The melody inside a random arrangement, mixed and put in a room: an "original recording"."""
     n = int(length_s * dsp.SR)
-    lead = render_notes(melody, str(rng.choice(MELODY_INSTRUMENTS)), vibrato_cents=rng.choice([0.0, 15.0, 30.0]), rng=rng, length_s=length_s)
+    lead = render_notes(
+        melody, str(rng.choice(MELODY_INSTRUMENTS)), vibrato_cents=rng.choice([0.0, 15.0, 30.0]), rng=rng, length_s=length_s
+    )
     mix = lead.copy()
     if rng.uniform() < 0.85:  # 15 % of "recordings" are the bare melody
         chords, bass = chord_track(melody, beat_s * rng.choice([2, 4]), rng)

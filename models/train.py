@@ -98,7 +98,7 @@ def train(args: argparse.Namespace) -> Path:
     hums = recs = tunes = None
     started = time.time()
     while step < args.steps:
-        shards = sorted(args.pairs.glob("shard_*.npz"))
+        shards = sorted(p for p in args.pairs.glob("shard_*.npz") if ".tmp" not in p.name)
         if shards != loaded:  # generation may still be adding shards: pick them up as they land
             hums, recs, tunes = load_shards(shards)
             loaded = shards
@@ -120,7 +120,10 @@ def train(args: argparse.Namespace) -> Path:
             history.append(entry)
             logger.info(json.dumps(entry))
         if step % args.save_every == 0 or step == args.steps:
-            torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "step": step}, checkpoint)
+            torch.save(
+                {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "step": step},
+                checkpoint,
+            )
             save_weights(model.eval(), str(args.out / "encoder.npz"))
             model.train()
     with open(args.out / "history.jsonl", "a") as handle:

@@ -1,0 +1,66 @@
+"""Melody files users bring: MIDI (written and read back) and ABC, and clear errors for bad ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.melody import MelodyError, read_abc, read_melody_file, read_midi, tune_split, write_midi
+from models.render import render_notes
+
+ABC_TUNE = """X:1
+T:Test Tune
+M:4/4
+L:1/8
+Q:1/4=120
+K:G
+GABc d2 B2 | c2 A2 B2 G2 | GABc d2 g2 | f2 d2 e4 |
+"""
+
+
+def test_midi_round_trip(tmp_path, tunes):
+    melody = tunes[0]
+    path = write_midi(melody, tmp_path / "t.mid", quarters_per_minute=120)
+    events = read_midi(path)
+    np.testing.assert_array_equal(events.pitch, melody.pitch)
+    np.testing.assert_allclose(events.onset, melody.onset * 0.5, atol=1e-3)
+    np.testing.assert_allclose(events.dur, melody.dur * 0.5, atol=1e-3)
+
+
+def test_abc_file(tmp_path):
+    path = tmp_path / "t.abc"
+    path.write_text(ABC_TUNE)
+    events = read_abc(path)
+    assert events.pitch[:4].tolist() == [67, 69, 71, 72]
+    np.testing.assert_allclose(events.dur[0], 0.25, atol=1e-6)  # an eighth at 120 quarters/min
+
+
+def test_rendered_melody_is_audible(tmp_path, tunes):
+    audio = render_notes(read_melody_file(write_midi(tunes[1], tmp_path / "t.midi")))
+    assert 0.8 < np.abs(audio).max() <= 0.91
+
+
+@pytest.mark.parametrize("content", [b"", b"MThd\x00\x00\x00\x06garbage", b"not midi at all"])
+def test_corrupt_midi(tmp_path, content):
+    path = tmp_path / "bad.mid"
+    path.write_bytes(content)
+    with pytest.raises(MelodyError):
+        read_midi(path)
+
+
+def test_midi_without_notes(tmp_path):
+    import mido
+
+    midi = mido.MidiFile()
+    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000, time=0)]))
+    midi.save(tmp_path / "empty.mid")
+    with pytest.raises(MelodyError, match="no pitched notes"):
+        read_midi(tmp_path / "empty.mid")
+
+
+def test_split_is_by_tune_content(tunes):
+    copies = {f"{t.key}": t for t in tunes}
+    twins = {f"other-book/{t.key}": t for t in tunes}
+    train, held = tune_split({**copies, **twins}, held_out_fraction=0.5)
+    for tune in tunes:
+        assert (tune.key in held) == (f"other-book/{tune.key}" in held)
