@@ -58,6 +58,15 @@ def build_catalog(tunes: list[Melody], how: str, model: bytes, out: Path, seed: 
     return out
 
 
+def random_hum(target: Melody, catalog: list[Melody], rng: np.random.Generator) -> tuple[np.ndarray, object, float]:
+    """A 4-15 s hum of ``target`` starting anywhere, random conditions; TV noise from another tune."""
+    length = float(rng.uniform(4, 15))
+    start_beat = float(target.onset[rng.integers(0, max(len(target.onset) - 8, 1))])
+    distractor = catalog[int(rng.integers(len(catalog)))]
+    audio, cond = render_hum(target, choose_seconds_per_beat(target, rng), start_beat, length, rng, distractor=distractor)
+    return audio, cond, length
+
+
 def bucket(name: str, value: float) -> str:
     edges = {"snr_db": (10, 20), "tempo_factor": (0.8, 1.25), "length_s": (7, 11)}[name]
     low, high = edges
@@ -71,26 +80,27 @@ def main() -> None:
     parser.add_argument("--render", choices=["arrangement", "melody"], default="arrangement")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--negatives", type=int, default=100, help="hums of held-out tunes NOT in the catalog")
     args = parser.parse_args()
 
     tunes = load_tune_cache()
     _, held_out = tune_split(tunes)
     rng = np.random.default_rng(args.seed)
-    catalog = [tunes[k] for k in rng.choice(held_out, min(args.songs, len(held_out)), replace=False)]
+    order = rng.permutation(held_out)
+    catalog = [tunes[k] for k in order[: min(args.songs, len(held_out) - 50)]]
+    outsiders = [tunes[k] for k in order[len(catalog) :]]
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         path = build_catalog(catalog, args.render, args.model.read_bytes(), Path(tmp) / "bench.humbundle", args.seed)
         recognizer = Recognizer(load_bundle(path), threads=1)
     build_s = time.time() - started
-    ranks, groups = [], defaultdict(list)
+    ranks, groups, answers = [], defaultdict(list), []
     for q in range(args.queries):
         qrng = np.random.default_rng([args.seed, 10**6 + q])
         target = catalog[int(qrng.integers(len(catalog)))]
-        length = float(qrng.uniform(4, 15))
-        start_beat = float(target.onset[qrng.integers(0, max(len(target.onset) - 8, 1))])
-        distractor = catalog[int(qrng.integers(len(catalog)))]
-        audio, cond = render_hum(target, choose_seconds_per_beat(target, qrng), start_beat, length, qrng, distractor=distractor)
+        audio, cond, length = random_hum(target, catalog, qrng)
         answer = recognizer.recognize_audio(audio, top=len(catalog))
+        answers.append(answer)
         ids = [m.song_id for m in answer.matches]
         rank = ids.index(target.key) + 1 if target.key in ids else len(catalog) + 1
         ranks.append(rank)
@@ -111,6 +121,36 @@ def main() -> None:
     for name, values in [("all", ranks), *sorted(groups.items())]:
         r = np.asarray(values)
         print(f"| {name:<24} | {len(r):>4} | {np.mean(r == 1):>6.3f} | {np.mean(r <= 10):>6.3f} | {np.mean(1 / r):>6.3f} |")
+    outsider_answers = []
+    for q in range(args.negatives):
+        qrng = np.random.default_rng([args.seed, 2 * 10**6 + q])
+        audio, _, _ = random_hum(outsiders[q % len(outsiders)], catalog, qrng)
+        outsider_answers.append(recognizer.recognize_audio(audio, top=2))
+    print_decision_table(recognizer.decision, ranks, answers, outsider_answers)
+
+
+def score_and_lead(answer) -> tuple[float, float]:
+    scores = [m.score for m in answer.matches]
+    return scores[0], scores[0] - (scores[1] if len(scores) > 1 else -1.0)
+
+
+def print_decision_table(decision, ranks: list[int], answers: list, outsider_answers: list) -> None:
+    """Hit rate and false-accept rate of "confident" at the shipped thresholds and nearby ones."""
+    correct = np.asarray(ranks) == 1
+    inside = np.array([score_and_lead(a) for a in answers])
+    outside = np.array([score_and_lead(a) for a in outsider_answers]) if outsider_answers else np.zeros((0, 2))
+    print(
+        f"\nconfident = best score >= min_score and lead over the runner-up >= min_margin ({len(outside)} hums of tunes NOT in the catalog)"
+    )
+    print("| min_score | min_margin | hit rate (confident & right) | confident & wrong | false accepts (not in catalog) |")
+    print("|---|---|---|---|---|")
+    for min_score in sorted({decision.min_score, 0.4, 0.5, 0.6}):
+        for min_margin in sorted({decision.min_margin, 0.01, 0.02, 0.04, 0.06}):
+            ok_in = (inside[:, 0] >= min_score) & (inside[:, 1] >= min_margin)
+            ok_out = (outside[:, 0] >= min_score) & (outside[:, 1] >= min_margin) if len(outside) else np.zeros(0, bool)
+            mark = " (shipped)" if (min_score, min_margin) == (decision.min_score, decision.min_margin) else ""
+            far = f"{ok_out.mean():.3f}" if len(ok_out) else "n/a"
+            print(f"| {min_score}{mark} | {min_margin} | {np.mean(ok_in & correct):.3f} | {np.mean(ok_in & ~correct):.3f} | {far} |")
 
 
 if __name__ == "__main__":

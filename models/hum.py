@@ -48,30 +48,41 @@ def choose_seconds_per_beat(melody: Melody, rng: np.random.Generator) -> float:
     return rng.uniform(0.25, 0.6) / median_beats
 
 
-def humanize(melody: Melody, seconds_per_beat: float, transpose: float, rng: np.random.Generator) -> NoteEvents:
-    """The melody as a person would sing it: timing, pitch and note-level errors, in seconds."""
-    pitch = melody.pitch.astype(np.float64) + transpose
-    onset = melody.onset.copy()
-    dur = melody.dur.copy()
-    keep = np.ones(len(pitch), dtype=bool)
-    keep[1:] = rng.uniform(size=len(pitch) - 1) > rng.uniform(0.0, 0.08)  # dropped notes
-    pitch, onset, dur = pitch[keep], onset[keep], dur[keep]
-    dur[:-1] = np.maximum(dur[:-1], onset[1:] - onset[:-1]) * (onset[1:] - onset[:-1] > 0) + dur[:-1] * (onset[1:] - onset[:-1] <= 0)
+def humanize(melody: Melody, seconds_per_beat: float, transpose: float, rng: np.random.Generator) -> tuple[NoteEvents, np.ndarray]:
+    """The melody as a person would sing it: timing, pitch and note-level errors, in seconds.
+
+    Returns the events and, for each note of ``melody``, the time (s) at which the singer reaches
+    it, so a passage can be cut at the same note however many notes were dropped or added.
+    """
+    n = len(melody.pitch)
+    onset = melody.onset.astype(np.float64)
+    ends = onset + melody.dur
+    dropped = rng.uniform(size=n) < rng.uniform(0.0, 0.08)
+    dropped[0] = False
+    kept_before = np.maximum.accumulate(np.where(~dropped, np.arange(n), 0))
+    for i in np.flatnonzero(dropped):  # the previous sung note is held through a dropped one
+        ends[kept_before[i]] = max(ends[kept_before[i]], ends[i])
     # Time: beats -> seconds through a tempo that wanders (rubato) around the chosen tempo.
-    beat_grid = np.concatenate([onset, [onset[-1] + dur[-1]]])
-    local = np.exp(np.cumsum(rng.normal(0, 0.04, len(beat_grid))).clip(-0.25, 0.25))
-    seconds = np.concatenate([[0.0], np.cumsum(np.diff(beat_grid) * seconds_per_beat * local[:-1])])
-    onset_s, end_s = seconds[:-1], seconds[1:]
-    dur_s = (end_s - onset_s) * rng.uniform(0.75, 1.0, len(onset_s))  # articulation gaps
+    grid = np.concatenate([onset, [ends.max()]])
+    local = np.exp(np.cumsum(rng.normal(0, 0.04, len(grid))).clip(-0.25, 0.25))
+    seconds_at = np.concatenate([[0.0], np.cumsum(np.diff(grid) * seconds_per_beat * local[:-1])])
+
+    def warp(beats: np.ndarray) -> np.ndarray:
+        return np.interp(beats, grid, seconds_at)
+
+    keep = ~dropped
+    onset_s = warp(onset[keep])
+    dur_s = (warp(ends[keep]) - onset_s) * rng.uniform(0.75, 1.0, keep.sum())  # articulation gaps
     breaths = rng.uniform(size=len(dur_s)) < 0.06
     dur_s[breaths] = np.maximum(dur_s[breaths] - rng.uniform(0.1, 0.3), dur_s[breaths] * 0.4)
     # Pitch: per-note error, slow drift, occasional wrong note.
+    pitch = melody.pitch[keep].astype(np.float64) + transpose
     pitch = pitch + rng.normal(0, rng.uniform(0.15, 0.4), len(pitch))
     pitch = pitch + np.cumsum(rng.normal(0, 0.06, len(pitch))).clip(-0.5, 0.5)
     wrong = rng.uniform(size=len(pitch)) < rng.uniform(0.0, 0.05)
     pitch[wrong] += rng.choice([-2, -1, 1, 2], wrong.sum())
     events = NoteEvents(onset_s, dur_s, pitch, rng.uniform(0.7, 1.0, len(pitch)))
-    return _add_ornaments(events, rng)
+    return _add_ornaments(events, rng), warp(onset)
 
 
 def _add_ornaments(events: NoteEvents, rng: np.random.Generator) -> NoteEvents:
@@ -218,10 +229,8 @@ def render_hum(
     """
     conditions = conditions or random_conditions(rng, melody)
     seconds_per_beat = recording_seconds_per_beat / conditions.tempo_factor
-    events = humanize(melody, seconds_per_beat, conditions.transpose, rng)
-    index = int(np.searchsorted(melody.onset, start_beat))
-    index = min(index, len(events.onset) - 1)
-    start_s = events.onset[min(index, len(events.onset) - 1)] if len(events.onset) else 0.0
+    events, note_times = humanize(melody, seconds_per_beat, conditions.transpose, rng)
+    start_s = float(note_times[min(int(np.searchsorted(melody.onset, start_beat)), len(note_times) - 1)])
     lead_in = rng.uniform(0.0, 0.6)
     passage = events.window(max(start_s - lead_in, 0.0), length_s)
     dry = voice(passage, conditions.style, length_s, rng)
