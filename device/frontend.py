@@ -101,7 +101,10 @@ class StreamingFrontEnd:
     def __init__(self, config: FrontEndConfig | None = None) -> None:
         self.config = config or FrontEndConfig()
         self._window = np.hanning(self.config.n_fft + 1)[:-1].astype(np.float32)
-        self._bank = filter_bank(self.config)
+        bank = filter_bank(self.config)
+        used = np.flatnonzero(bank.any(axis=1))  # FFT bins that feed some band (~450 of 1025)
+        self._bins = slice(int(used[0]), int(used[-1]) + 1)
+        self._bank = np.ascontiguousarray(bank[self._bins])
         self.reset()
 
     def reset(self) -> None:
@@ -118,9 +121,8 @@ class StreamingFrontEnd:
         if n_frames == 0:
             self._pending = buffer
             return np.zeros((0, cfg.n_bands), dtype=np.float32)
-        starts = np.arange(n_frames) * cfg.hop
-        frames = np.lib.stride_tricks.sliding_window_view(buffer, cfg.n_fft)[starts]
-        spectrum = np.fft.rfft(frames * self._window, axis=1)
+        frames = np.lib.stride_tricks.sliding_window_view(buffer, cfg.n_fft)[:: cfg.hop][:n_frames]
+        spectrum = np.fft.rfft(frames * self._window, axis=1)[:, self._bins]
         power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32) @ self._bank
         self._pending = buffer[n_frames * cfg.hop :].copy()
         power = np.concatenate([self._unpooled, power])

@@ -5,7 +5,7 @@
 Writes ``demo/catalog/*.mid`` + ``catalog.csv`` (so anyone can rebuild the bundle with
 ``hum-index build demo/catalog -o demo/demo.humbundle``), ``demo/demo.humbundle``, and
 ``demo/hums/*`` (hums made by the project's own hum synthesizer, in keys and tempi other than the
-catalog's, saved in several formats and sample rates) with ``demo/hums/answers.csv``. The tunes are
+catalog's, saved in several formats and sample rates) with ``demo/hum_answers.csv``. The tunes are
 held-out tunes (never trained on) from music21's corpus (see README: licence).
 """
 
@@ -35,12 +35,12 @@ COLLECTIONS = {
 # (style, sample rate, channels, format, subtype, suffix): the demo also shows what input is accepted.
 HUM_FILES = [
     ("la", 16000, 1, "WAV", "PCM_16", ".wav"),
-    ("hum", 44100, 2, "WAV", "PCM_24", ".wav"),
+    ("hum", 44100, 2, "FLAC", "PCM_24", ".flac"),
     ("whistle", 48000, 1, "FLAC", "PCM_16", ".flac"),
     ("da", 22050, 1, "OGG", "VORBIS", ".ogg"),
     ("doo", 8000, 1, "WAV", "PCM_U8", ".wav"),
     ("hum", 32000, 1, "MP3", "MPEG_LAYER_III", ".mp3"),
-    ("la", 44100, 1, "WAV", "FLOAT", ".wav"),
+    ("la", 11025, 1, "WAV", "FLOAT", ".wav"),
     ("hum", 16000, 1, "FLAC", "PCM_16", ".flac"),
 ]
 
@@ -113,7 +113,7 @@ def main() -> None:
                 "snr_db": round(conditions.snr_db, 1),
             }
         )
-    with open(hums / "answers.csv", "w", newline="", encoding="utf-8") as handle:
+    with open(args.out / "hum_answers.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(answers[0]))
         writer.writeheader()
         writer.writerows(answers)
