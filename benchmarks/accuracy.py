@@ -25,6 +25,7 @@ from device.bundle import Song, load_bundle
 from device.encoder_runtime import OnnxEncoder
 from device.frontend import FrontEndConfig, compute_features
 from device.recognizer import Recognizer
+from device.search import SearchConfig
 from device.windows import WindowConfig, cut_windows
 from index_builder.bundle_writer import write_bundle
 from index_builder.cli import DEFAULT_MODEL
@@ -81,6 +82,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--negatives", type=int, default=100, help="hums of held-out tunes NOT in the catalog")
+    parser.add_argument("--tempo-scales", type=float, nargs="+", default=[1.0], help="query time-stretch factors")
     args = parser.parse_args()
 
     tunes = load_tune_cache()
@@ -92,7 +94,7 @@ def main() -> None:
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         path = build_catalog(catalog, args.render, args.model.read_bytes(), Path(tmp) / "bench.humbundle", args.seed)
-        recognizer = Recognizer(load_bundle(path), threads=1)
+        recognizer = Recognizer(load_bundle(path), threads=1, search=SearchConfig(tempo_scales=tuple(args.tempo_scales)))
     build_s = time.time() - started
     ranks, groups, answers = [], defaultdict(list), []
     for q in range(args.queries):
@@ -114,7 +116,7 @@ def main() -> None:
             groups[key].append(rank)
     print(
         f"catalog: {len(catalog)} held-out tunes rendered as {args.render}; {args.queries} hums; "
-        f"model {args.model.name}; built in {build_s:.0f} s\n"
+        f"model {args.model.name}; tempo scales {args.tempo_scales}; built in {build_s:.0f} s\n"
     )
     print(f"| {'condition':<24} | {'n':>4} | {'top-1':>6} | {'top-10':>6} | {'MRR':>6} |")
     print(f"|{'-' * 26}|{'-' * 6}|{'-' * 8}|{'-' * 8}|{'-' * 8}|")

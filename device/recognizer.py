@@ -18,8 +18,8 @@ from device.audio_io import check_not_silent, read_audio
 from device.bundle import Bundle, BundleError
 from device.encoder_runtime import load_encoder
 from device.frontend import compute_features
-from device.search import SearchConfig, rank_songs
-from device.windows import cut_windows
+from device.search import SearchConfig, best_over_scales, rank_songs
+from device.windows import cut_windows, stretch_frames
 
 logger = logging.getLogger(__name__)
 
@@ -109,15 +109,24 @@ class Recognizer:
             raise QueryError(
                 f"the recording is too short ({len(audio) / self.frontend_config.sample_rate:.1f} s); hum for at least {seconds:.0f} s"
             )
-        windows = cut_windows(frames, self.window_config.length, self.window_config.query_hop)
+        per_scale = [
+            cut_windows(stretch_frames(frames, scale), self.window_config.length, self.window_config.query_hop)
+            for scale in self.search.tempo_scales
+        ]
         t1 = time.perf_counter()
-        return self.recognize_windows(windows, top, {"frontend": (t1 - t0) * 1000})
+        return self.recognize_windows(per_scale, top, {"frontend": (t1 - t0) * 1000})
 
-    def recognize_windows(self, windows: np.ndarray, top: int, timings: dict[str, float]) -> Answer:
+    def recognize_windows(self, per_scale: list[np.ndarray], top: int, timings: dict[str, float]) -> Answer:
+        """Ranks songs for query windows cut at one or more tempo scales."""
         t1 = time.perf_counter()
-        embeddings = self.encoder.embed(windows)
+        embeddings = self.encoder.embed(np.concatenate(per_scale))
         t2 = time.perf_counter()
-        songs, scores = rank_songs(embeddings, self.bundle.index, self.bundle.vector_song, self._first, self._count, self.search)
+        bounds = np.cumsum([0] + [len(w) for w in per_scale])
+        rankings = [
+            rank_songs(embeddings[a:b], self.bundle.index, self.bundle.vector_song, self._first, self._count, self.search)
+            for a, b in zip(bounds[:-1], bounds[1:])
+        ]
+        songs, scores = best_over_scales(rankings)
         t3 = time.perf_counter()
         matches = [
             Match(self.bundle.songs[s].title, self.bundle.songs[s].artist, self.bundle.songs[s].song_id, float(score))

@@ -22,10 +22,13 @@ class SearchConfig:
     """Attributes:
     k_per_window: neighbours asked of the index per query window.
     shortlist: songs kept from stage 1 for stage 2.
+
+    tempo_scales: query time-stretch factors tried; each song keeps its best score over them.
     """
 
     k_per_window: int = 100
     shortlist: int = 50
+    tempo_scales: tuple[float, ...] = (1.0,)
 
 
 def shortlist_songs(similarities: np.ndarray, labels: np.ndarray, vector_song: np.ndarray, size: int) -> np.ndarray:
@@ -59,3 +62,14 @@ def rank_songs(
     scores = rescore(query, vectors)
     order = np.argsort(-scores, kind="stable")
     return candidates[order], scores[order]
+
+
+def best_over_scales(rankings: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Merges per-scale (songs, scores) rankings, keeping each song's best score; best first."""
+    best: dict[int, float] = {}
+    for songs, scores in rankings:
+        for song, score in zip(songs.tolist(), scores.tolist()):
+            if score > best.get(song, -np.inf):
+                best[song] = score
+    ordered = sorted(best.items(), key=lambda item: -item[1])
+    return np.array([s for s, _ in ordered], dtype=np.int64), np.array([v for _, v in ordered])

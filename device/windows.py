@@ -72,3 +72,19 @@ def cut_windows(frames: np.ndarray, length: int, hop: int) -> np.ndarray:
     starts = window_starts(len(frames), length, hop)
     windows = np.stack([frames[s : s + length] for s in starts])
     return standardise(windows)
+
+
+def stretch_frames(frames: np.ndarray, factor: float) -> np.ndarray:
+    """Frames (T, bands) resampled in time to round(T * factor) frames by linear interpolation.
+
+    A person who hums 25 % faster than the recording is matched better after stretching the query
+    by 1.25; the recognizer can try a few such factors and keep each song's best score.
+    """
+    if factor == 1.0:
+        return frames
+    n_out = max(int(round(len(frames) * factor)), 1)
+    position = np.linspace(0, len(frames) - 1, n_out)
+    low = np.floor(position).astype(int)
+    high = np.minimum(low + 1, len(frames) - 1)
+    weight = (position - low)[:, None].astype(np.float32)
+    return (frames[low] * (1 - weight) + frames[high] * weight).astype(np.float32)

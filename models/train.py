@@ -1,6 +1,7 @@
 """Command: train the encoder on (hum, recording) pairs with a symmetric NT-Xent loss.
 
     python -m models.train --pairs .cache/pairs --out .cache/train --steps 1200 --seed 0
+    python -m models.train --pairs .cache/pairs .cache/pairs2 --init W.npz --out .cache/train2 ...
 
 Each batch holds B pairs; every hum must pick out its own recording among the B recordings of the
 batch and vice versa (in-batch softmax, as in contrastive music models). Pairs of the same tune in
@@ -23,7 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from models.dataset import load_shards
-from models.encoder import EncoderConfig, HumEncoder, save_weights
+from models.encoder import EncoderConfig, HumEncoder, load_weights, save_weights
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +79,8 @@ def train(args: argparse.Namespace) -> Path:
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    config = EncoderConfig()
-    model = HumEncoder(config)
+    model = load_weights(str(args.init)).train() if args.init else HumEncoder(EncoderConfig())
+    config = model.config
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
     checkpoint = args.out / "checkpoint.pt"
@@ -98,7 +99,7 @@ def train(args: argparse.Namespace) -> Path:
     hums = recs = tunes = None
     started = time.time()
     while step < args.steps:
-        shards = sorted(p for p in args.pairs.glob("shard_*.npz") if ".tmp" not in p.name)
+        shards = sorted(p for folder in args.pairs for p in folder.glob("shard_*.npz") if ".tmp" not in p.name)
         if shards != loaded:  # generation may still be adding shards: pick them up as they land
             hums, recs, tunes = load_shards(shards)
             loaded = shards
@@ -134,7 +135,8 @@ def train(args: argparse.Namespace) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", type=Path, default=Path(".cache/pairs"), help="training shards (models.gen_data)")
+    parser.add_argument("--pairs", type=Path, nargs="+", default=[Path(".cache/pairs")], help="shard folders (models.gen_data)")
+    parser.add_argument("--init", type=Path, help="start from these weights (.npz) instead of random ones")
     parser.add_argument("--val", type=Path, default=Path(".cache/val_pairs"), help="held-out-tune shards")
     parser.add_argument("--out", type=Path, default=Path(".cache/train"))
     parser.add_argument("--steps", type=int, default=1200)
