@@ -1,6 +1,6 @@
 """Accuracy on held-out tunes: top-1, top-10 and MRR of synthetic hums against a rendered catalog.
 
-    python -m benchmarks.accuracy --songs 1000 --queries 300 --seed 0
+    python -m benchmarks.accuracy --songs 1000 --queries 300 --seed 0 [--tempo-scales 1.0 0.8,1.0,1.25]
 
 The catalog is ``--songs`` held-out tunes (never trained on), each rendered as an "original
 recording" (an arrangement in a random key and tempo, ``--render arrangement``) or as a bare piano
@@ -82,7 +82,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--negatives", type=int, default=100, help="hums of held-out tunes NOT in the catalog")
-    parser.add_argument("--tempo-scales", type=float, nargs="+", default=[1.0], help="query time-stretch factors")
+    parser.add_argument(
+        "--tempo-scales",
+        nargs="+",
+        default=["1.0"],
+        help="search variants to compare on the same queries, each a comma list of query time-stretch factors (e.g. 1.0 0.8,1.0,1.25)",
+    )
     args = parser.parse_args()
 
     tunes = load_tune_cache()
@@ -93,14 +98,31 @@ def main() -> None:
     outsiders = [tunes[k] for k in order[len(catalog) :]]
     started = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        path = build_catalog(catalog, args.render, args.model.read_bytes(), Path(tmp) / "bench.humbundle", args.seed)
-        recognizer = Recognizer(load_bundle(path), threads=1, search=SearchConfig(tempo_scales=tuple(args.tempo_scales)))
+        bundle = load_bundle(build_catalog(catalog, args.render, args.model.read_bytes(), Path(tmp) / "bench.humbundle", args.seed))
     build_s = time.time() - started
-    ranks, groups, answers = [], defaultdict(list), []
+    queries = []
     for q in range(args.queries):
         qrng = np.random.default_rng([args.seed, 10**6 + q])
         target = catalog[int(qrng.integers(len(catalog)))]
-        audio, cond, length = random_hum(target, catalog, qrng)
+        queries.append((target, *random_hum(target, catalog, qrng)))
+    outsider_hums = [
+        random_hum(outsiders[q % len(outsiders)], catalog, np.random.default_rng([args.seed, 2 * 10**6 + q]))[0]
+        for q in range(args.negatives)
+    ]
+    for variant in args.tempo_scales:
+        scales = tuple(float(x) for x in variant.split(","))
+        recognizer = Recognizer(bundle, threads=1, search=SearchConfig(tempo_scales=scales))
+        print(
+            f"\ncatalog: {len(catalog)} held-out tunes rendered as {args.render}; {args.queries} hums; "
+            f"model {args.model.name}; query tempo scales {scales}; catalog built in {build_s:.0f} s\n"
+        )
+        evaluate(recognizer, catalog, queries, outsider_hums)
+
+
+def evaluate(recognizer: Recognizer, catalog: list[Melody], queries: list, outsider_hums: list[np.ndarray]) -> None:
+    """Prints the accuracy table by condition and the decision table for one search variant."""
+    ranks, groups, answers = [], defaultdict(list), []
+    for target, audio, cond, length in queries:
         answer = recognizer.recognize_audio(audio, top=len(catalog))
         answers.append(answer)
         ids = [m.song_id for m in answer.matches]
@@ -114,20 +136,12 @@ def main() -> None:
             bucket("length_s", length),
         ):
             groups[key].append(rank)
-    print(
-        f"catalog: {len(catalog)} held-out tunes rendered as {args.render}; {args.queries} hums; "
-        f"model {args.model.name}; tempo scales {args.tempo_scales}; built in {build_s:.0f} s\n"
-    )
     print(f"| {'condition':<24} | {'n':>4} | {'top-1':>6} | {'top-10':>6} | {'MRR':>6} |")
     print(f"|{'-' * 26}|{'-' * 6}|{'-' * 8}|{'-' * 8}|{'-' * 8}|")
     for name, values in [("all", ranks), *sorted(groups.items())]:
         r = np.asarray(values)
         print(f"| {name:<24} | {len(r):>4} | {np.mean(r == 1):>6.3f} | {np.mean(r <= 10):>6.3f} | {np.mean(1 / r):>6.3f} |")
-    outsider_answers = []
-    for q in range(args.negatives):
-        qrng = np.random.default_rng([args.seed, 2 * 10**6 + q])
-        audio, _, _ = random_hum(outsiders[q % len(outsiders)], catalog, qrng)
-        outsider_answers.append(recognizer.recognize_audio(audio, top=2))
+    outsider_answers = [recognizer.recognize_audio(audio, top=2) for audio in outsider_hums]
     print_decision_table(recognizer.decision, ranks, answers, outsider_answers)
 
 
