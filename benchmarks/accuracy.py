@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument(
         "--tempo-scales",
         nargs="+",
-        default=["1.0"],
+        default=["0.8,1.0,1.25"],
         help="search variants to compare on the same queries, each a comma list of query time-stretch factors (e.g. 1.0 0.8,1.0,1.25)",
     )
     args = parser.parse_args()

@@ -23,12 +23,13 @@ class SearchConfig:
     k_per_window: neighbours asked of the index per query window.
     shortlist: songs kept from stage 1 for stage 2.
 
-    tempo_scales: query time-stretch factors tried; each song keeps its best score over them.
+    tempo_scales: query time-stretch factors tried; each song keeps its best score over them
+        (0.8/1.0/1.25 raised held-out top-1 from 0.39 to 0.45 over 500 songs: see README).
     """
 
     k_per_window: int = 100
     shortlist: int = 50
-    tempo_scales: tuple[float, ...] = (1.0,)
+    tempo_scales: tuple[float, ...] = (0.8, 1.0, 1.25)
 
 
 def shortlist_songs(similarities: np.ndarray, labels: np.ndarray, vector_song: np.ndarray, size: int) -> np.ndarray:
