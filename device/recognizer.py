@@ -18,7 +18,7 @@ from device.audio_io import check_not_silent, read_audio
 from device.bundle import Bundle, BundleError
 from device.encoder_runtime import load_encoder
 from device.frontend import compute_features
-from device.search import SearchConfig, best_over_scales, rank_songs
+from device.search import SearchConfig, rank_songs
 from device.windows import cut_windows, stretch_frames
 
 logger = logging.getLogger(__name__)
@@ -126,11 +126,8 @@ class Recognizer:
         embeddings = self.encoder.embed(np.concatenate(per_scale))
         t2 = time.perf_counter()
         bounds = np.cumsum([0] + [len(w) for w in per_scale])
-        rankings = [
-            rank_songs(embeddings[a:b], self.bundle.index, self.bundle.vector_song, self._first, self._count, self.search)
-            for a, b in zip(bounds[:-1], bounds[1:])
-        ]
-        songs, scores = best_over_scales(rankings)
+        versions = [embeddings[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        songs, scores = rank_songs(versions, self.bundle.index, self.bundle.vector_song, self._first, self._count, self.search)
         t3 = time.perf_counter()
         matches = [
             Match(self.bundle.songs[s].title, self.bundle.songs[s].artist, self.bundle.songs[s].song_id, float(score))

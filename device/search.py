@@ -53,24 +53,28 @@ def rescore(query: np.ndarray, song_vectors: list[np.ndarray]) -> np.ndarray:
 
 
 def rank_songs(
-    query: np.ndarray, index, vector_song: np.ndarray, first_vectors: np.ndarray, n_vectors: np.ndarray, config: SearchConfig
+    queries: list[np.ndarray],
+    index,
+    vector_song: np.ndarray,
+    first_vectors: np.ndarray,
+    n_vectors: np.ndarray,
+    config: SearchConfig,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(song numbers, scores) best first, for unit-norm query windows (N, dim)."""
+    """(song numbers, scores) best first.
+
+    ``queries`` holds one array of unit-norm window embeddings per version of the query (one per
+    tempo scale). All versions go to the index in one k-NN call; the union of their shortlists is
+    read back from the index once; each song keeps its best rescored value over the versions.
+    """
     k = min(config.k_per_window, index.get_current_count())
-    labels, distances = index.knn_query(query, k=k)
-    candidates = shortlist_songs(1.0 - distances, labels.astype(np.int64), vector_song, config.shortlist)
+    labels, distances = index.knn_query(np.concatenate(queries), k=k)
+    bounds = np.cumsum([0] + [len(q) for q in queries])
+    shortlists = [
+        shortlist_songs(1.0 - distances[a:b], labels[a:b].astype(np.int64), vector_song, config.shortlist)
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]
+    candidates = np.unique(np.concatenate(shortlists))
     vectors = [np.asarray(index.get_items(range(first_vectors[s], first_vectors[s] + n_vectors[s])), dtype=np.float32) for s in candidates]
-    scores = rescore(query, vectors)
+    scores = np.max([rescore(query, vectors) for query in queries], axis=0)
     order = np.argsort(-scores, kind="stable")
     return candidates[order], scores[order]
-
-
-def best_over_scales(rankings: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Merges per-scale (songs, scores) rankings, keeping each song's best score; best first."""
-    best: dict[int, float] = {}
-    for songs, scores in rankings:
-        for song, score in zip(songs.tolist(), scores.tolist()):
-            if score > best.get(song, -np.inf):
-                best[song] = score
-    ordered = sorted(best.items(), key=lambda item: -item[1])
-    return np.array([s for s, _ in ordered], dtype=np.int64), np.array([v for _, v in ordered])

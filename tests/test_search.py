@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from device.search import best_over_scales, rescore, shortlist_songs
+from device.search import rescore, shortlist_songs
 from device.windows import cut_windows, standardise, stretch_frames, window_starts
 
 
@@ -49,7 +49,24 @@ def test_rescore_is_mean_of_best_matches():
     np.testing.assert_allclose(rescore(query, [song]), [0.5])
 
 
-def test_best_over_scales_keeps_each_songs_best():
-    songs, scores = best_over_scales([(np.array([3, 1]), np.array([0.7, 0.6])), (np.array([1, 2]), np.array([0.8, 0.1]))])
-    assert songs.tolist() == [1, 3, 2]
-    np.testing.assert_allclose(scores, [0.8, 0.7, 0.1])
+def test_rank_songs_keeps_each_songs_best_version():
+    import hnswlib
+
+    from device.search import SearchConfig, rank_songs
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((30, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    index = hnswlib.Index(space="ip", dim=16)
+    index.init_index(max_elements=30, M=8, ef_construction=50)
+    index.add_items(vectors, np.arange(30))
+    index.set_ef(50)
+    first, count = np.array([0, 10, 20]), np.array([10, 10, 10])
+    vector_song = np.repeat([0, 1, 2], 10)
+    exact_song1 = vectors[12:15]  # three windows of song 1, as they were indexed
+    noisy_song2 = vectors[[21, 22]] + 0.3 * rng.standard_normal((2, 16)).astype(np.float32)
+    noisy_song2 /= np.linalg.norm(noisy_song2, axis=1, keepdims=True)
+    songs, scores = rank_songs([noisy_song2, exact_song1], index, vector_song, first, count, SearchConfig(k_per_window=10, shortlist=3))
+    assert songs[0] == 1
+    np.testing.assert_allclose(scores[0], 1.0, atol=1e-5)
+    assert sorted(songs.tolist()) == [0, 1, 2]
