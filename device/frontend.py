@@ -14,6 +14,7 @@ the same frames.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 
@@ -90,6 +91,22 @@ def filter_bank(config: FrontEndConfig) -> np.ndarray:
     return bank.astype(np.float32)
 
 
+@lru_cache(maxsize=4)
+def _analysis_tables(config: FrontEndConfig) -> tuple[np.ndarray, slice, np.ndarray]:
+    """(window, FFT bins used, filter bank over those bins), built once per config (~2.5 ms).
+
+    The arrays are shared by every front end of that config, so they are made read-only.
+    """
+    window = np.hanning(config.n_fft + 1)[:-1].astype(np.float32)
+    bank = filter_bank(config)
+    used = np.flatnonzero(bank.any(axis=1))  # FFT bins that feed some band (~450 of 1025)
+    bins = slice(int(used[0]), int(used[-1]) + 1)
+    bank = np.ascontiguousarray(bank[bins])
+    window.flags.writeable = False
+    bank.flags.writeable = False
+    return window, bins, bank
+
+
 class StreamingFrontEnd:
     """Log-band frames from audio pushed in chunks of any size; memory is bounded.
 
@@ -100,11 +117,7 @@ class StreamingFrontEnd:
 
     def __init__(self, config: FrontEndConfig | None = None) -> None:
         self.config = config or FrontEndConfig()
-        self._window = np.hanning(self.config.n_fft + 1)[:-1].astype(np.float32)
-        bank = filter_bank(self.config)
-        used = np.flatnonzero(bank.any(axis=1))  # FFT bins that feed some band (~450 of 1025)
-        self._bins = slice(int(used[0]), int(used[-1]) + 1)
-        self._bank = np.ascontiguousarray(bank[self._bins])
+        self._window, self._bins, self._bank = _analysis_tables(self.config)
         self.reset()
 
     def reset(self) -> None:
