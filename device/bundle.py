@@ -197,10 +197,6 @@ def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = Fro
             index.load_index(str(index_path), max_elements=n_vectors)
         except (RuntimeError, ValueError, MemoryError) as exc:
             raise BundleError(f"{path}: search index does not load ({exc})") from exc
-    if index.get_current_count() != n_vectors or index.dim != dim:
-        raise BundleError(
-            f"{path}: index holds {index.get_current_count()} vectors of size {index.dim}, manifest says {n_vectors} of size {dim}"
-        )
     index.set_ef(ef)
     vector_song = np.empty(n_vectors, dtype=np.int32)
     for number, song in enumerate(songs):

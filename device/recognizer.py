@@ -125,9 +125,8 @@ class Recognizer:
         t1 = time.perf_counter()
         embeddings = self.encoder.embed(np.concatenate(per_scale))
         t2 = time.perf_counter()
-        bounds = np.cumsum([0] + [len(w) for w in per_scale])
-        versions = [embeddings[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
-        songs, scores = rank_songs(versions, self.bundle.index, self.bundle.vector_song, self._first, self._count, self.search)
+        lengths = [len(w) for w in per_scale]
+        songs, scores = rank_songs(embeddings, lengths, self.bundle.index, self.bundle.vector_song, self._first, self._count, self.search)
         t3 = time.perf_counter()
         matches = [
             Match(self.bundle.songs[s].title, self.bundle.songs[s].artist, self.bundle.songs[s].song_id, float(score))

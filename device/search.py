@@ -53,7 +53,8 @@ def rescore(query: np.ndarray, song_vectors: list[np.ndarray]) -> np.ndarray:
 
 
 def rank_songs(
-    queries: list[np.ndarray],
+    embeddings: np.ndarray,
+    version_lengths: list[int],
     index,
     vector_song: np.ndarray,
     first_vectors: np.ndarray,
@@ -62,19 +63,18 @@ def rank_songs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(song numbers, scores) best first.
 
-    ``queries`` holds one array of unit-norm window embeddings per version of the query (one per
-    tempo scale). All versions go to the index in one k-NN call; the union of their shortlists is
-    read back from the index once; each song keeps its best rescored value over the versions.
+    ``embeddings`` stacks the unit-norm window embeddings of every version of the query (one per
+    tempo scale), ``version_lengths`` says how many windows each version has. All versions go to the
+    index in one k-NN call; the union of their shortlists is read back from the index once; each
+    song keeps its best rescored value over the versions.
     """
     k = min(config.k_per_window, index.get_current_count())
-    labels, distances = index.knn_query(np.concatenate(queries), k=k)
-    bounds = np.cumsum([0] + [len(q) for q in queries])
-    shortlists = [
-        shortlist_songs(1.0 - distances[a:b], labels[a:b].astype(np.int64), vector_song, config.shortlist)
-        for a, b in zip(bounds[:-1], bounds[1:])
-    ]
+    labels, distances = index.knn_query(embeddings, k=k)
+    bounds = np.cumsum([0, *version_lengths])
+    versions = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    shortlists = [shortlist_songs(1.0 - distances[v], labels[v].astype(np.int64), vector_song, config.shortlist) for v in versions]
     candidates = np.unique(np.concatenate(shortlists))
     vectors = [np.asarray(index.get_items(range(first_vectors[s], first_vectors[s] + n_vectors[s])), dtype=np.float32) for s in candidates]
-    scores = np.max([rescore(query, vectors) for query in queries], axis=0)
+    scores = np.max([rescore(embeddings[v], vectors) for v in versions], axis=0)
     order = np.argsort(-scores, kind="stable")
     return candidates[order], scores[order]

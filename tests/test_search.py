@@ -66,7 +66,8 @@ def test_rank_songs_keeps_each_songs_best_version():
     exact_song1 = vectors[12:15]  # three windows of song 1, as they were indexed
     noisy_song2 = vectors[[21, 22]] + 0.3 * rng.standard_normal((2, 16)).astype(np.float32)
     noisy_song2 /= np.linalg.norm(noisy_song2, axis=1, keepdims=True)
-    songs, scores = rank_songs([noisy_song2, exact_song1], index, vector_song, first, count, SearchConfig(k_per_window=10, shortlist=3))
+    queries = np.concatenate([noisy_song2, exact_song1])
+    songs, scores = rank_songs(queries, [2, 3], index, vector_song, first, count, SearchConfig(k_per_window=10, shortlist=3))
     assert songs[0] == 1
     np.testing.assert_allclose(scores[0], 1.0, atol=1e-5)
     assert sorted(songs.tolist()) == [0, 1, 2]
