@@ -23,12 +23,13 @@ import numpy as np
 
 from device.bundle import Song, load_bundle
 from device.encoder_runtime import OnnxEncoder
-from device.frontend import FrontEndConfig, compute_features
+from device.frontend import FrontEndConfig
 from device.recognizer import Recognizer
 from device.search import SearchConfig
-from device.windows import WindowConfig, cut_windows
+from device.windows import WindowConfig
 from index_builder.bundle_writer import write_bundle
 from index_builder.cli import DEFAULT_MODEL
+from index_builder.embed import embed_audio
 from models.hum import choose_seconds_per_beat, render_hum
 from models.melody import Melody, load_tune_cache, tune_split
 from models.render import render_arrangement, render_notes
@@ -43,18 +44,15 @@ def render_song(melody: Melody, how: str, rng: np.random.Generator) -> np.ndarra
 
 
 def build_catalog(tunes: list[Melody], how: str, model: bytes, out: Path, seed: int) -> Path:
-    """Renders and embeds every tune and writes their bundle."""
+    """Renders every tune, embeds it as the index builder does, and writes their bundle."""
     encoder = OnnxEncoder(model, threads=2)
     frontend, windows = FrontEndConfig(), WindowConfig()
-    songs, vectors = [], []
+    songs, vectors, first = [], [], 0
     for i, melody in enumerate(tunes):
-        rng = np.random.default_rng([seed, i])
-        audio = render_song(melody, how, rng)
-        emb = encoder.embed(cut_windows(compute_features(audio, frontend), windows.length, windows.song_hop))
-        songs.append(
-            Song(melody.key, melody.title, "", "", round(len(audio) / frontend.sample_rate, 2), sum(len(v) for v in vectors), len(emb))
-        )
-        vectors.append(emb)
+        song = embed_audio(render_song(melody, how, np.random.default_rng([seed, i])), encoder, frontend, windows, melody.key)
+        songs.append(Song(melody.key, melody.title, "", "", round(song.duration_s, 2), first, len(song.vectors)))
+        vectors.append(song.vectors)
+        first += len(song.vectors)
     write_bundle(out, model, songs, np.concatenate(vectors), frontend, windows)
     return out
 

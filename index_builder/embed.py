@@ -39,10 +39,14 @@ def song_audio(path: Path, sample_rate: int) -> np.ndarray:
     return audio
 
 
-def embed_song(path: Path, encoder: Encoder, frontend: FrontEndConfig, windows: WindowConfig) -> SongEmbedding:
-    audio = song_audio(path, frontend.sample_rate)
+def embed_audio(audio: np.ndarray, encoder: Encoder, frontend: FrontEndConfig, windows: WindowConfig, what: str = "song") -> SongEmbedding:
+    """Song audio (mono, at ``frontend.sample_rate``) -> its song-window embeddings."""
     frames = compute_features(audio, frontend)
     if len(frames) == 0:
-        raise ValueError(f"{path}: too short to analyse")
+        raise ValueError(f"{what}: too short to analyse")
     cut = cut_windows(frames, windows.length, windows.song_hop)
     return SongEmbedding(encoder.embed(cut), len(audio) / frontend.sample_rate)
+
+
+def embed_song(path: Path, encoder: Encoder, frontend: FrontEndConfig, windows: WindowConfig) -> SongEmbedding:
+    return embed_audio(song_audio(path, frontend.sample_rate), encoder, frontend, windows, str(path))
