@@ -1,6 +1,8 @@
 """``hum-device``: the speaker's command line.
 
     hum-device query [--bundle B.humbundle] [--json] [--top N] FILE...
+    hum-device listen [--profile P.toml] [--bundle B] [--input DEVICE] [--pin N] [--presses N]
+    hum-device doctor [--profile P.toml]
 
 With ``--json``, one JSON object per line per file, as DESIGN's command-line contract says:
 ``{"file", "matches": [{"title", "artist", "song_id", "score"}...], "confident", "timings_ms"}``,
@@ -40,6 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--top", type=int, default=5, help="number of songs to list (default 5)")
     query.add_argument("--backend", choices=BACKENDS, default="onnx", help="encoder runtime")
     query.add_argument("--threads", type=int, default=1, help="encoder threads")
+
+    listen = commands.add_parser("listen", help="serve push-button humming from the microphone (what runs on the speaker)")
+    listen.add_argument("--profile", type=Path, default=None, help="device profile TOML (see firmware_config/); default: built-in")
+    listen.add_argument("--bundle", type=Path, default=None, help="catalog bundle (overrides the profile)")
+    listen.add_argument("--input", default=None, help="input device index or part of its name (overrides the profile)")
+    listen.add_argument("--pin", type=int, default=None, help="button BCM pin; -1 = Enter on the terminal (overrides the profile)")
+    listen.add_argument("--presses", type=int, default=None, help="exit after this many presses (default: serve forever)")
+
+    doctor = commands.add_parser("doctor", help="check microphone, model, bundle, button and voice; say how to fix what fails")
+    doctor.add_argument("--profile", type=Path, default=None, help="device profile TOML (default: built-in)")
     return parser
 
 
@@ -72,11 +84,92 @@ def run_query(args: argparse.Namespace) -> int:
     return 1 if failures == len(args.files) else 0
 
 
+def run_listen(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from device.capture import MicrophoneCapture
+    from device.controls import FeedbackGroup, LedFeedback, SpokenFeedback, make_button
+    from device.listen import ListenLoop, StopRules
+    from device.profile import ProfileError, load_profile
+
+    try:
+        profile = load_profile(args.profile)
+    except ProfileError as exc:
+        print(f"hum-device: {exc}", file=sys.stderr)
+        return EXIT_BAD_BUNDLE
+    if args.input is not None:
+        profile = replace(profile, audio=replace(profile.audio, input=args.input))
+    if args.pin is not None:
+        profile = replace(profile, button=replace(profile.button, pin=args.pin))
+    bundle_path = args.bundle or (Path(profile.device.bundle) if profile.device.bundle else DEFAULT_BUNDLE)
+    try:
+        recognizer = Recognizer(load_bundle(bundle_path), backend=profile.device.backend, threads=profile.device.threads)
+    except (BundleError, ModelError) as exc:
+        print(f"hum-device: cannot use bundle: {exc}", file=sys.stderr)
+        return EXIT_BAD_BUNDLE
+    feedback = []
+    if profile.button.led_pin >= 0:
+        try:
+            feedback.append(LedFeedback(profile.button.led_pin))
+        except Exception as exc:  # gpiozero raises several types when a pin is unusable
+            logger.warning("no status LED on GPIO%d: %s", profile.button.led_pin, exc)
+    if profile.answer.speak:
+        feedback.append(SpokenFeedback())
+    rules = StopRules(
+        min_seconds=profile.capture.min_seconds,
+        silence_stop_seconds=profile.capture.silence_stop_seconds,
+        silence_dbfs=profile.capture.silence_dbfs,
+        stall_seconds=profile.capture.stall_seconds,
+    )
+    loop = ListenLoop(
+        recognizer,
+        MicrophoneCapture(profile.capture_config(), recognizer.frontend_config.sample_rate),
+        make_button(profile.button.pin, profile.button.bounce_ms),
+        rules=rules,
+        feedback=FeedbackGroup(feedback),
+        top=profile.answer.top,
+        emit=answer_log(profile.answer.log),
+    )
+    logger.info("serving %s with %d songs", bundle_path, len(recognizer.bundle.songs))
+    try:
+        loop.serve(max_presses=args.presses)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def answer_log(path: str):
+    """One JSON line per press on standard output, and in a size-capped rotating file when configured."""
+    file_logger = None
+    if path:
+        from logging.handlers import RotatingFileHandler
+
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        file_logger = logging.getLogger("hum-device.answers")
+        file_logger.propagate = False
+        file_logger.setLevel(logging.INFO)
+        file_logger.addHandler(RotatingFileHandler(path, maxBytes=1_000_000, backupCount=3, encoding="utf-8"))
+
+    def emit(record: dict) -> None:
+        line = json.dumps(record)
+        print(line, flush=True)
+        if file_logger is not None:
+            file_logger.info(line)
+
+    return emit
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "query":
         return run_query(args)
+    if args.command == "listen":
+        return run_listen(args)
+    if args.command == "doctor":
+        from device.doctor import run_doctor
+
+        return run_doctor(args.profile, DEFAULT_BUNDLE)
     return 2
 
 

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from device.audio_io import check_not_silent, read_audio
+from device.audio_io import read_audio
 from device.bundle import Bundle, BundleError
 from device.encoder_runtime import load_encoder
-from device.frontend import compute_features
+from device.query_stream import QueryEmbedder, QueryTooShortError
 from device.search import SearchConfig, rank_songs
-from device.windows import cut_windows, stretch_frames
 
 logger = logging.getLogger(__name__)
 
@@ -103,29 +102,37 @@ class Recognizer:
         answer.timings_ms["total"] += decode_ms
         return answer
 
+    def start_query(self) -> QueryEmbedder:
+        """A query to push audio into as it arrives (the push-button loop) or all at once (a file)."""
+        return QueryEmbedder(self.encoder, self.frontend_config, self.window_config, self.search.tempo_scales)
+
     def recognize_audio(self, audio: np.ndarray, top: int = 5) -> Answer:
         """``audio``: mono float32 at the bundle's sample rate."""
-        check_not_silent(audio, "the recording")
-        t0 = time.perf_counter()
-        frames = compute_features(audio, self.frontend_config)
-        if len(frames) < self.window_config.min_query_frames:
-            seconds = self.window_config.min_query_frames / self.frontend_config.frame_rate
-            raise QueryError(
-                f"the recording is too short ({len(audio) / self.frontend_config.sample_rate:.1f} s); hum for at least {seconds:.0f} s"
-            )
-        per_scale = [
-            cut_windows(stretch_frames(frames, scale), self.window_config.length, self.window_config.query_hop)
-            for scale in self.search.tempo_scales
-        ]
-        t1 = time.perf_counter()
-        return self.recognize_windows(per_scale, top, {"frontend": (t1 - t0) * 1000})
+        query = self.start_query()
+        query.push(audio)
+        return self.answer(query, top)
 
-    def recognize_windows(self, per_scale: list[np.ndarray], top: int, timings: dict[str, float]) -> Answer:
-        """Ranks songs for query windows cut at one or more tempo scales."""
-        t1 = time.perf_counter()
-        embeddings = self.encoder.embed(np.concatenate(per_scale))
+    def answer(self, query: QueryEmbedder, top: int = 5, drop_last_seconds: float = 0.0) -> Answer:
+        """Finishes ``query`` (embeds its last windows) and ranks the catalog.
+
+        ``drop_last_seconds``: trailing audio to leave out (the silence that ended a capture).
+
+        ``timings_ms`` holds the front end and encoder time spent while audio was pushed
+        (``frontend``, ``encode_streaming``) and what was left after the last sample
+        (``encode``, ``search``); ``total`` is their sum.
+        """
+        try:
+            per_scale = query.finish(drop_last_seconds)
+        except QueryTooShortError as exc:
+            raise QueryError(str(exc)) from exc
+        timings = {"frontend": query.frontend_ms, "encode_streaming": query.encode_ms, "encode": query.final_encode_ms}
+        return self._rank(per_scale, top, timings)
+
+    def _rank(self, per_scale: list[np.ndarray], top: int, timings: dict[str, float]) -> Answer:
+        """Ranks songs for query embeddings at one or more tempo scales."""
         t2 = time.perf_counter()
-        lengths = [len(w) for w in per_scale]
+        embeddings = np.concatenate(per_scale)
+        lengths = [len(e) for e in per_scale]
         songs, scores = rank_songs(embeddings, lengths, self.bundle.index, self.bundle.vector_song, self._first, self._count, self.search)
         t3 = time.perf_counter()
         matches = [
@@ -134,6 +141,6 @@ class Recognizer:
         ]
         runner_up = float(scores[1]) if len(scores) > 1 else -1.0
         confident = bool(len(scores)) and scores[0] >= self.decision.min_score and scores[0] - runner_up >= self.decision.min_margin
-        timings = {**timings, "encode": (t2 - t1) * 1000, "search": (t3 - t2) * 1000}
+        timings = {**timings, "search": (t3 - t2) * 1000}
         timings["total"] = sum(timings.values())
         return Answer(matches, bool(confident), timings)

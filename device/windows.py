@@ -74,6 +74,28 @@ def cut_windows(frames: np.ndarray, length: int, hop: int) -> np.ndarray:
     return standardise(windows)
 
 
+def stretch_positions(start: int, stop: int, factor: float) -> np.ndarray:
+    """Input-frame positions of stretched frames ``start..stop-1``: frame ``j`` reads position ``j / factor``.
+
+    The ratio is fixed (not fitted to the signal's length), so a stretched window depends only on
+    the frames it covers: a streaming device can build it as soon as those frames have arrived.
+    """
+    return np.arange(start, stop) / factor
+
+
+def interpolate_frames(frames: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Frames (T, bands) read at fractional ``positions`` by linear interpolation (clamped to the end)."""
+    last = len(frames) - 1
+    low = np.minimum(np.floor(positions).astype(int), last)
+    high = np.minimum(low + 1, last)
+    weight = (positions - low)[:, None].astype(np.float32)
+    return (frames[low] * (1 - weight) + frames[high] * weight).astype(np.float32)
+
+
+def stretched_length(n_frames: int, factor: float) -> int:
+    return max(int(round(n_frames * factor)), 1)
+
+
 def stretch_frames(frames: np.ndarray, factor: float) -> np.ndarray:
     """Frames (T, bands) resampled in time to round(T * factor) frames by linear interpolation.
 
@@ -82,9 +104,4 @@ def stretch_frames(frames: np.ndarray, factor: float) -> np.ndarray:
     """
     if factor == 1.0:
         return frames
-    n_out = max(int(round(len(frames) * factor)), 1)
-    position = np.linspace(0, len(frames) - 1, n_out)
-    low = np.floor(position).astype(int)
-    high = np.minimum(low + 1, len(frames) - 1)
-    weight = (position - low)[:, None].astype(np.float32)
-    return (frames[low] * (1 - weight) + frames[high] * weight).astype(np.float32)
+    return interpolate_frames(frames, stretch_positions(0, stretched_length(len(frames), factor), factor))

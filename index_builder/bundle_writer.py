@@ -11,7 +11,7 @@ import os
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +63,7 @@ def write_bundle(
     }
     manifest = {
         "format_version": FORMAT_VERSION,
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "builder_version": __version__,
         "model_sha256": sha256_bytes(model),
         "frontend": frontend.to_dict(),

@@ -10,6 +10,7 @@ import csv
 import json
 from pathlib import Path
 
+import alsa_microphone
 import numpy as np
 import pytest
 import soundfile as sf
@@ -17,6 +18,9 @@ import soundfile as sf
 from models.hum import HumConditions, render_hum
 from models.melody import Melody, write_midi
 from models.render import render_arrangement
+
+# Before anything imports sounddevice: PortAudio reads the ALSA configuration once, when it starts.
+MICROPHONES = alsa_microphone.install()
 
 DATA = Path(__file__).parent / "data"
 SR = 16000
@@ -83,3 +87,9 @@ def bundle_path(tmp_path_factory, catalog_dir) -> Path:
     out = tmp_path_factory.mktemp("bundle") / "test.humbundle"
     assert main(["build", str(catalog_dir), "-o", str(out), "--workers", "2"]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def microphones() -> dict[str, alsa_microphone.FileMicrophone]:
+    """ALSA input devices fed from raw files (see tests/alsa_microphone.py)."""
+    return MICROPHONES

@@ -1,0 +1,153 @@
+"""Device profiles: one TOML file says how a particular speaker is wired and tuned.
+
+``firmware_config/*.toml`` ship profiles for Raspberry Pi 4, Pi 5 and Pi Zero 2 W. Every key is
+optional; unknown keys and wrong types are refused with the file and key named, because a typo in a
+profile on a headless speaker is otherwise found only when it misbehaves.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from device.capture import CaptureConfig
+
+
+class ProfileError(ValueError):
+    """A profile that cannot be read or holds a wrong key or value."""
+
+
+@dataclass(frozen=True)
+class DeviceSection:
+    """Attributes:
+    name: what this profile is for (shown by ``doctor``).
+    bundle: the catalog bundle to serve; empty = the demo bundle shipped with the package.
+    backend: encoder runtime (``onnx``).
+    threads: encoder threads.
+    """
+
+    name: str = "generic"
+    bundle: str = ""
+    backend: str = "onnx"
+    threads: int = 1
+
+
+@dataclass(frozen=True)
+class AudioSection:
+    """Attributes:
+    input: input device, by index or a part of its name; empty = the system default input.
+    sample_rate: 0 = open the microphone at its native rate (recommended).
+    channels: channels to open: 1, or 2 for a microphone that only records stereo (down-mixed in software).
+    block_ms: audio per PortAudio callback.
+    ring_seconds: ring buffer between the callback and the recognizer.
+    """
+
+    input: str = ""
+    sample_rate: int = 0
+    channels: int = 1
+    block_ms: float = 20.0
+    ring_seconds: float = 4.0
+
+
+@dataclass(frozen=True)
+class CaptureSection:
+    """Attributes:
+    max_seconds: a press longer than this stops capturing by itself.
+    min_seconds: a shorter capture is answered with "hold the button longer".
+    silence_stop_seconds: stop early after this much continuous silence.
+    silence_dbfs: a 20 ms block quieter than this counts as silence.
+    stall_seconds: no audio for this long from an open stream = the microphone is gone.
+    """
+
+    max_seconds: float = 12.0
+    min_seconds: float = 2.0
+    silence_stop_seconds: float = 2.5
+    silence_dbfs: float = -50.0
+    stall_seconds: float = 1.0
+
+
+@dataclass(frozen=True)
+class ButtonSection:
+    """Attributes:
+    pin: BCM pin of the push button (wired to ground, internal pull-up); -1 = use Enter on the terminal.
+    led_pin: BCM pin of a status LED; -1 = none.
+    bounce_ms: switch debounce time.
+    """
+
+    pin: int = 17
+    led_pin: int = -1
+    bounce_ms: int = 20
+
+
+@dataclass(frozen=True)
+class AnswerSection:
+    """Attributes:
+    top: songs listed per answer.
+    speak: say the answer with espeak-ng when it is installed.
+    log: JSON-lines file for answers (rotated at 1 MB, 3 kept); empty = standard output only.
+    """
+
+    top: int = 3
+    speak: bool = False
+    log: str = ""
+
+
+@dataclass(frozen=True)
+class Profile:
+    device: DeviceSection = field(default_factory=DeviceSection)
+    audio: AudioSection = field(default_factory=AudioSection)
+    capture: CaptureSection = field(default_factory=CaptureSection)
+    button: ButtonSection = field(default_factory=ButtonSection)
+    answer: AnswerSection = field(default_factory=AnswerSection)
+    source: str = "built-in defaults"
+
+    def capture_config(self) -> CaptureConfig:
+        device: str | int | None = self.audio.input or None
+        return CaptureConfig(
+            device=device,
+            sample_rate=self.audio.sample_rate or None,
+            channels=self.audio.channels,
+            block_ms=self.audio.block_ms,
+            ring_seconds=self.audio.ring_seconds,
+            max_seconds=self.capture.max_seconds,
+        )
+
+
+SECTIONS = {"device": DeviceSection, "audio": AudioSection, "capture": CaptureSection, "button": ButtonSection, "answer": AnswerSection}
+
+
+def _section(path: Path, name: str, values: object) -> object:
+    cls = SECTIONS[name]
+    if not isinstance(values, dict):
+        raise ProfileError(f"{path}: [{name}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ProfileError(f"{path}: unknown key {name}.{key} (known: {', '.join(known)})")
+        expected = type(getattr(cls(), key))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not expected:
+            raise ProfileError(f"{path}: {name}.{key} must be {expected.__name__}, got {value!r}")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def load_profile(path: str | Path | None) -> Profile:
+    """The profile at ``path``; None gives the built-in defaults."""
+    if path is None:
+        return Profile()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ProfileError(f"cannot read profile {path}: {exc.strerror or exc}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path} is not valid TOML: {exc}") from exc
+    unknown = set(data) - set(SECTIONS)
+    if unknown:
+        raise ProfileError(f"{path}: unknown section(s) {', '.join(sorted(unknown))} (known: {', '.join(SECTIONS)})")
+    sections = {name: _section(path, name, values) for name, values in data.items()}
+    return Profile(**sections, source=str(path))
