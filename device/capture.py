@@ -208,6 +208,7 @@ class MicrophoneCapture:
         self.accepting = False
         self._stopping = True
         stream, self._stream = self._stream, None
+        self._resampler = None
         if stream is None:
             return
         try:

@@ -14,7 +14,6 @@ from device.bundle import load_bundle
 from device.capture import CaptureConfig, MicrophoneCapture
 from device.listen import ListenLoop, SilenceTracker, StopRules
 from device.recognizer import Recognizer
-
 from tests.conftest import SR, make_hum
 
 BUTTON_PIN = 17
@@ -112,7 +111,8 @@ def test_short_press_silence_and_missing_microphone_are_reported_and_the_loop_ke
     sources = [short, np.zeros(5 * SR, np.float32), None, hum_then_silence(tunes[1], seed=25)]
 
     def before_press(i: int) -> None:
-        loop.capture.config = CaptureConfig(device="no-such-microphone" if sources[i] is None else "hum_mic", ring_seconds=30, max_seconds=20)
+        device = "no-such-microphone" if sources[i] is None else "hum_mic"
+        loop.capture.config = CaptureConfig(device=device, ring_seconds=30, max_seconds=20)
         if sources[i] is not None:
             microphones["hum_mic"].load(sources[i], SR)
 
