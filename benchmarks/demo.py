@@ -39,10 +39,11 @@ def main() -> None:
         rank = titles.index(row["title"]) + 1 if row["title"] in titles else len(titles) + 1
         ranks.append(rank)
         t = answer.timings_ms
-        stage_ms.append([t["decode"], t["frontend"], t["encode"], t["search"]])
+        encode = t["encode_streaming"] + t["encode"]  # a file is one push: most windows are embedded while it is read
+        stage_ms.append([t["decode"], t["frontend"], encode, t["search"]])
         print(
             f"| {row['file']} | {row['style']} | {float(row['key_change']):+.0f} | {row['tempo_factor']} | {row['snr_db']} | {rank} | "
-            f"{'yes' if answer.confident else 'no'} | {t['decode']:.0f} | {t['frontend']:.0f} | {t['encode']:.0f} | {t['search']:.0f} |"
+            f"{'yes' if answer.confident else 'no'} | {t['decode']:.0f} | {t['frontend']:.0f} | {encode:.0f} | {t['search']:.0f} |"
         )
     ranks_arr = np.asarray(ranks)
     hits = int(np.sum(ranks_arr == 1))

@@ -126,23 +126,31 @@ class StreamingFrontEnd:
         self._unpooled = np.zeros((0, self.config.n_bands), dtype=np.float32)
 
     def push(self, samples: np.ndarray) -> np.ndarray:
-        """Consumes mono float samples at ``config.sample_rate``; returns new frames (n, n_bands)."""
+        """Consumes mono float samples at ``config.sample_rate``; returns new frames (n, n_bands).
+
+        Called every 20 ms on the speaker, so the fixed cost per call matters as much as the FFTs:
+        frames are strided views (no copies) and pooling is a plain reshaped sum.
+        """
         cfg = self.config
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-        buffer = np.concatenate([self._pending, samples])
+        buffer = np.concatenate((self._pending, samples))
         n_frames = 0 if len(buffer) < cfg.n_fft else 1 + (len(buffer) - cfg.n_fft) // cfg.hop
         if n_frames == 0:
             self._pending = buffer
             return np.zeros((0, cfg.n_bands), dtype=np.float32)
-        frames = np.lib.stride_tricks.sliding_window_view(buffer, cfg.n_fft)[:: cfg.hop][:n_frames]
+        step = buffer.strides[0]
+        frames = np.lib.stride_tricks.as_strided(buffer, (n_frames, cfg.n_fft), (cfg.hop * step, step), writeable=False)
         spectrum = np.fft.rfft(frames * self._window, axis=1)[:, self._bins]
         power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32) @ self._bank
-        self._pending = buffer[n_frames * cfg.hop :].copy()
-        power = np.concatenate([self._unpooled, power])
+        self._pending = buffer[n_frames * cfg.hop :]
+        if len(self._unpooled):
+            power = np.concatenate((self._unpooled, power))
         n_out = len(power) // cfg.pool
-        self._unpooled = power[n_out * cfg.pool :].copy()
-        pooled = power[: n_out * cfg.pool].reshape(n_out, cfg.pool, cfg.n_bands).mean(axis=1)
-        return np.log(pooled + cfg.log_floor).astype(np.float32)
+        self._unpooled = power[n_out * cfg.pool :]
+        if n_out == 0:
+            return np.zeros((0, cfg.n_bands), dtype=np.float32)
+        pooled = power[: n_out * cfg.pool].reshape(n_out, cfg.pool, cfg.n_bands).sum(axis=1) * np.float32(1 / cfg.pool)
+        return np.log(pooled + np.float32(cfg.log_floor))
 
 
 def compute_features(audio: np.ndarray, config: FrontEndConfig | None = None) -> np.ndarray:
