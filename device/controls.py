@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import warnings
 from typing import Protocol, TextIO
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,9 @@ def make_button(pin: int, bounce_ms: int = 20) -> PushButton:
         logger.warning("gpiozero is not installed; using Enter on the terminal as the button")
         return TerminalButton()
     try:
-        return Button(pin, pull_up=True, bounce_time=bounce_ms / 1000 if bounce_ms > 0 else None)
+        with warnings.catch_warnings():  # gpiozero warns once per pin library it tries; the outcome is logged below
+            warnings.simplefilter("ignore")
+            return Button(pin, pull_up=True, bounce_time=bounce_ms / 1000 if bounce_ms > 0 else None)
     except (GPIOZeroError, OSError) as exc:
         logger.warning("no GPIO for the button on pin %d (%s); using Enter on the terminal instead", pin, exc)
         return TerminalButton()

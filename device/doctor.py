@@ -10,6 +10,7 @@ import importlib
 import math
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,7 +135,9 @@ def check_button(profile: Profile) -> list[Check]:
     except ImportError as exc:
         return [Check("button", False, str(exc), "pip install gpiozero lgpio", required=False)]
     try:
-        button = Button(profile.button.pin, pull_up=True)
+        with warnings.catch_warnings():  # one warning per pin library gpiozero tries; the result is what matters
+            warnings.simplefilter("ignore")
+            button = Button(profile.button.pin, pull_up=True)
         state = "pressed" if button.is_pressed else "released"
         button.close()
         return [Check("button", True, f"GPIO{profile.button.pin} ({state})")]

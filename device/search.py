@@ -47,9 +47,15 @@ def shortlist_songs(similarities: np.ndarray, labels: np.ndarray, vector_song: n
     return songs[order]
 
 
-def rescore(query: np.ndarray, song_vectors: list[np.ndarray]) -> np.ndarray:
-    """Mean over query windows of the best cosine with any window of each song."""
-    return np.array([float((query @ vectors.T).max(axis=1).mean()) for vectors in song_vectors])
+def rescore(query: np.ndarray, vectors: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Mean over query windows of the best cosine with any window of each song.
+
+    ``vectors`` stacks the songs' windows; song ``i`` owns rows ``bounds[i]:bounds[i+1]``. One
+    matrix product and one segmented max serve every candidate (no per-song Python loop).
+    """
+    similarities = query @ vectors.T
+    best = np.maximum.reduceat(similarities, bounds[:-1], axis=1)
+    return best.mean(axis=0).astype(np.float64)
 
 
 def rank_songs(
@@ -74,7 +80,10 @@ def rank_songs(
     versions = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
     shortlists = [shortlist_songs(1.0 - distances[v], labels[v].astype(np.int64), vector_song, config.shortlist) for v in versions]
     candidates = np.unique(np.concatenate(shortlists))
-    vectors = [np.asarray(index.get_items(range(first_vectors[s], first_vectors[s] + n_vectors[s])), dtype=np.float32) for s in candidates]
-    scores = np.max([rescore(embeddings[v], vectors) for v in versions], axis=0)
+    counts = n_vectors[candidates]
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    ids = np.repeat(first_vectors[candidates] - bounds[:-1], counts) + np.arange(bounds[-1])
+    vectors = np.asarray(index.get_items(ids, return_type="numpy"), dtype=np.float32)  # one read for all candidates
+    scores = np.max([rescore(embeddings[v], vectors, bounds) for v in versions], axis=0)
     order = np.argsort(-scores, kind="stable")
     return candidates[order], scores[order]

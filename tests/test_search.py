@@ -46,7 +46,10 @@ def test_shortlist_sums_best_window_per_song():
 def test_rescore_is_mean_of_best_matches():
     query = np.eye(3, dtype=np.float32)[:2]
     song = np.eye(3, dtype=np.float32)[[0, 2]]
-    np.testing.assert_allclose(rescore(query, [song]), [0.5])
+    other = np.eye(3, dtype=np.float32)[[1]]
+    # song 0 matches window 0 only (mean 0.5); song 1 matches window 1 only (0.5); song 2 = both (1.0)
+    stacked = np.concatenate([song, other, np.eye(3, dtype=np.float32)[:2]])
+    np.testing.assert_allclose(rescore(query, stacked, np.array([0, 2, 3, 5])), [0.5, 0.5, 1.0])
 
 
 def test_rank_songs_keeps_each_songs_best_version():
