@@ -188,7 +188,7 @@ def full_loop(bundle_path: Path, hums: list[np.ndarray]) -> np.ndarray | None:
 
 
 def stats(values: np.ndarray) -> str:
-    return f"{np.median(values):.1f} | {np.percentile(values, 95):.1f}"
+    return f"{np.median(values):.1f} / {np.percentile(values, 95):.1f}"
 
 
 def main() -> None:
