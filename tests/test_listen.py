@@ -166,3 +166,57 @@ def test_silence_tracker_measures_the_trailing_quiet_part():
     assert tracker.heard_sound and tracker.quiet_seconds == 0.0
     tracker.feed(np.zeros(3 * SR // 2 + 17, np.float32))
     assert tracker.quiet_seconds == pytest.approx(1.5)
+
+
+def test_led_follows_listening_thinking_and_the_answer():
+    """The status LED on a MockFactory pin: on while listening, blinking while thinking, off after a non-match."""
+    from device.controls import LedFeedback
+
+    previous = Device.pin_factory
+    Device.pin_factory = MockFactory()
+    try:
+        feedback = LedFeedback(27)
+        pin = Device.pin_factory.pin(27)
+        feedback.listening()
+        assert pin.state
+        feedback.thinking()
+        deadline = time.monotonic() + 5
+        seen = set()
+        while len(seen) < 2 and time.monotonic() < deadline:
+            seen.add(bool(pin.state))
+            time.sleep(0.01)
+        assert seen == {True, False}
+        feedback.answered("no match", confident=False)
+        deadline, low_since = time.monotonic() + 5, None
+        while time.monotonic() < deadline:  # three short blinks, then dark: low for longer than one off-phase
+            low_since = (low_since or time.monotonic()) if not pin.state else None
+            if low_since is not None and time.monotonic() - low_since > 0.5:
+                break
+            time.sleep(0.01)
+        assert low_since is not None and not pin.state
+        feedback.led.close()
+    finally:
+        Device.pin_factory.close()
+        Device.pin_factory = previous
+
+
+def test_terminal_button_presses_and_releases_on_enter():
+    import os
+
+    from device.controls import TerminalButton
+
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end, "r") as reader, os.fdopen(write_end, "w") as writer:
+        button = TerminalButton(reader, prompt=False)
+        assert not button.is_pressed
+        writer.write("\n")
+        writer.flush()
+        assert button.wait_for_press(timeout=5) and button.is_pressed
+        writer.write("\n")
+        writer.flush()
+        assert button.wait_for_release(timeout=5) and not button.is_pressed
+        writer.close()
+        deadline = time.monotonic() + 5
+        while not button.closed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert button.closed
