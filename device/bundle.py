@@ -4,7 +4,8 @@ Members (flat names, nothing else is accepted):
 - ``manifest.json``: format version, creation time, builder version, front-end and window
   parameters, embedding size and metric, counts, search settings, and the sha256 of every other
   member.
-- ``encoder.onnx``: the encoder the song embeddings were made with.
+- ``encoder.onnx``: the encoder the song embeddings were made with (int8, onnxruntime).
+- ``encoder.tflite`` (optional): the same encoder as an int8 TFLite model, for the TFLite backends.
 - ``index.hnsw``: hnswlib index of song-window embeddings (inner product on unit vectors).
 - ``songs.json``: the song table; song ``i`` owns vector labels ``first_vector .. +n_vectors``.
 
@@ -20,7 +21,7 @@ import platform
 import struct
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from device.windows import WindowConfig
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 MODEL_MEMBER = "encoder.onnx"
+MODEL_MEMBERS = {"onnx": MODEL_MEMBER, "tflite": "encoder.tflite"}  # model format -> member name
 INDEX_MEMBER = "index.hnsw"
 SONGS_MEMBER = "songs.json"
 REQUIRED_MEMBERS = (MODEL_MEMBER, INDEX_MEMBER, SONGS_MEMBER)
@@ -60,7 +62,10 @@ class Song:
 
 @dataclass
 class Bundle:
-    """A verified bundle, loaded: manifest, model bytes, search index and song table."""
+    """A verified bundle, loaded: manifest, model bytes, search index and song table.
+
+    ``model`` is the ONNX encoder; ``models`` holds every model format the bundle carries.
+    """
 
     path: Path
     manifest: dict
@@ -68,6 +73,16 @@ class Bundle:
     index: object  # hnswlib.Index
     songs: list[Song]
     vector_song: np.ndarray  # song number of every vector label
+    models: dict[str, bytes] = field(default_factory=dict)
+
+    def model_for(self, model_format: str) -> bytes:
+        """The encoder in ``model_format`` ("onnx" or "tflite"), or a BundleError saying the bundle lacks it."""
+        if model_format not in self.models:
+            raise BundleError(
+                f"{self.path}: this bundle carries no {model_format} encoder (it has: {', '.join(sorted(self.models))}); "
+                f"rebuild it with a hum-index that has models/weights/encoder_int8.{model_format}, or pick another backend"
+            )
+        return self.models[model_format]
 
     @property
     def frontend(self) -> FrontEndConfig:
@@ -201,7 +216,8 @@ def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = Fro
     vector_song = np.empty(n_vectors, dtype=np.int32)
     for number, song in enumerate(songs):
         vector_song[song.first_vector : song.first_vector + song.n_vectors] = number
-    return Bundle(path, manifest, members[MODEL_MEMBER], index, songs, vector_song)
+    models = {fmt: members[name] for fmt, name in MODEL_MEMBERS.items() if name in members}
+    return Bundle(path, manifest, members[MODEL_MEMBER], index, songs, vector_song, models)
 
 
 def parse_songs(data: bytes, manifest: dict, path: Path) -> list[Song]:

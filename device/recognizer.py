@@ -16,7 +16,7 @@ import numpy as np
 
 from device.audio_io import read_audio
 from device.bundle import Bundle, BundleError
-from device.encoder_runtime import load_encoder
+from device.encoder_runtime import MODEL_FORMAT, ModelError, load_encoder
 from device.query_stream import QueryEmbedder, QueryTooShortError
 from device.search import SearchConfig, rank_songs
 
@@ -78,7 +78,9 @@ class Recognizer:
 
     def __init__(self, bundle: Bundle, backend: str = "onnx", threads: int = 1, search: SearchConfig | None = None) -> None:
         self.bundle = bundle
-        self.encoder = load_encoder(bundle.model, backend, threads)
+        if backend not in MODEL_FORMAT:
+            raise ModelError(f"unknown encoder backend {backend!r}; known: {', '.join(MODEL_FORMAT)}")
+        self.encoder = load_encoder(bundle.model_for(MODEL_FORMAT[backend]), backend, threads)
         self.frontend_config = bundle.frontend
         self.window_config = bundle.windows
         self.search = search or SearchConfig()

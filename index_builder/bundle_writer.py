@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.bundle import FORMAT_VERSION, INDEX_MEMBER, MANIFEST, MODEL_MEMBER, SONGS_MEMBER, Song, sha256_bytes
+from device.bundle import FORMAT_VERSION, INDEX_MEMBER, MANIFEST, MODEL_MEMBER, MODEL_MEMBERS, SONGS_MEMBER, Song, sha256_bytes
 from device.frontend import FrontEndConfig
 from device.recognizer import Decision
 from device.windows import WindowConfig
@@ -54,18 +54,26 @@ def write_bundle(
     windows: WindowConfig,
     index_config: IndexConfig = IndexConfig(),
     decision: Decision = Decision(),
+    tflite_model: bytes | None = None,
 ) -> Path:
-    """Writes ``out_path`` via a temporary file and an atomic rename."""
+    """Writes ``out_path`` via a temporary file and an atomic rename.
+
+    ``model`` (ONNX) made the song embeddings; ``tflite_model`` is the same encoder for the TFLite
+    backends, carried so a speaker can run either runtime against this bundle.
+    """
     members = {
         MODEL_MEMBER: model,
         INDEX_MEMBER: build_index(np.ascontiguousarray(vectors, dtype=np.float32), index_config),
         SONGS_MEMBER: json.dumps([s.to_dict() for s in songs], ensure_ascii=False).encode(),
     }
+    if tflite_model is not None:
+        members[MODEL_MEMBERS["tflite"]] = tflite_model
     manifest = {
         "format_version": FORMAT_VERSION,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "builder_version": __version__,
         "model_sha256": sha256_bytes(model),
+        "models": {fmt: name for fmt, name in MODEL_MEMBERS.items() if name in members},
         "frontend": frontend.to_dict(),
         "windows": windows.to_dict(),
         "embedding_dim": int(vectors.shape[1]),

@@ -1,6 +1,6 @@
 """``hum-index``: build a catalog bundle on the workstation.
 
-    hum-index build CATALOG_DIR -o OUT.humbundle [--workers N] [--model encoder.onnx]
+    hum-index build CATALOG_DIR -o OUT.humbundle [--workers N] [--model encoder.onnx] [--tflite-model encoder.tflite | --no-tflite]
 
 Songs are embedded in parallel worker processes; a file that cannot be read is reported and skipped
 (listed again in a summary at the end), and the build goes on.
@@ -30,6 +30,7 @@ from models.melody import MelodyError
 logger = logging.getLogger("hum-index")
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "weights" / "encoder_int8.onnx"
+DEFAULT_TFLITE_MODEL = DEFAULT_MODEL.with_suffix(".tflite")
 
 _worker_encoder: OnnxEncoder | None = None
 
@@ -103,6 +104,7 @@ def run_build(args: argparse.Namespace) -> int:
         entries = scan_catalog(args.catalog)
         model = args.model.read_bytes()
         encoder = OnnxEncoder(model)
+        tflite_model = None if args.no_tflite or args.tflite_model is None else args.tflite_model.read_bytes()
     except (CatalogError, OSError, ModelError) as exc:
         print(f"hum-index: {exc}", file=sys.stderr)
         return 2
@@ -121,7 +123,7 @@ def run_build(args: argparse.Namespace) -> int:
         for error in errors:
             print(f"  {error}", file=sys.stderr)
         return 1
-    write_bundle(args.output, model, songs, vectors, frontend, windows)
+    write_bundle(args.output, model, songs, vectors, frontend, windows, tflite_model=tflite_model)
     print(f"wrote {args.output}: {len(songs)} songs, {len(vectors)} windows, {args.output.stat().st_size / 1e6:.2f} MB")
     if errors:
         print(f"skipped {len(errors)} of {len(entries)} files:", file=sys.stderr)
@@ -139,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("-o", "--output", type=Path, required=True, help="bundle file to write (e.g. catalog.humbundle)")
     build.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)), help="parallel worker processes")
     build.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="encoder ONNX model (default: the shipped int8 model)")
+    build.add_argument(
+        "--tflite-model",
+        type=Path,
+        default=DEFAULT_TFLITE_MODEL if DEFAULT_TFLITE_MODEL.exists() else None,
+        help="the same encoder as TFLite, carried for the litert / tflite-runtime backends (default: the shipped one)",
+    )
+    build.add_argument("--no-tflite", action="store_true", help="carry only the ONNX encoder")
     return parser
 
 

@@ -69,3 +69,19 @@ def test_wrong_window_shape_is_refused(small_model, tmp_path):
 def test_garbage_model_is_refused():
     with pytest.raises(ModelError, match="cannot load"):
         OnnxEncoder(b"not a model")
+
+
+def test_tflite_round_trip_float_and_int8(small_model, windows, tmp_path):
+    """litert-torch export (the tflite-export extra) read back by ai-edge-litert; skipped where either is missing."""
+    pytest.importorskip("litert_torch")
+    pytest.importorskip("ai_edge_litert")
+    from device.encoder_runtime import TfliteEncoder
+    from export.tflite_export import export_tflite_float, export_tflite_int8
+
+    reference = OnnxEncoder(export_float(small_model, tmp_path / "m.onnx").read_bytes()).embed(windows[20:])
+    float_model = TfliteEncoder(export_tflite_float(small_model, tmp_path / "m.tflite").read_bytes())
+    np.testing.assert_allclose(float_model.embed(windows[20:]), reference, atol=1e-4)
+    int8_path = export_tflite_int8(small_model, tmp_path / "m8.tflite", windows[:20])
+    int8_model = TfliteEncoder(int8_path.read_bytes())
+    assert int8_path.stat().st_size < (tmp_path / "m.tflite").stat().st_size
+    assert np.mean(np.sum(int8_model.embed(windows[20:]) * reference, axis=1)) > 0.95
