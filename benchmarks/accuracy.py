@@ -43,8 +43,8 @@ def render_song(melody: Melody, how: str, rng: np.random.Generator) -> np.ndarra
     return render_arrangement(events, spb, rng, events.end_s + 1.0)
 
 
-def build_catalog(tunes: list[Melody], how: str, model: bytes, out: Path, seed: int) -> Path:
-    """Renders every tune, embeds it as the index builder does, and writes their bundle."""
+def build_catalog(tunes: list[Melody], how: str, model: bytes, out: Path, seed: int, tflite_model: bytes | None = None) -> Path:
+    """Renders every tune, embeds it with ``model`` as the index builder does, and writes their bundle."""
     encoder = OnnxEncoder(model, threads=2)
     frontend, windows = FrontEndConfig(), WindowConfig()
     songs, vectors, first = [], [], 0
@@ -53,7 +53,7 @@ def build_catalog(tunes: list[Melody], how: str, model: bytes, out: Path, seed: 
         songs.append(Song(melody.key, melody.title, "", "", round(song.duration_s, 2), first, len(song.vectors)))
         vectors.append(song.vectors)
         first += len(song.vectors)
-    write_bundle(out, model, songs, np.concatenate(vectors), frontend, windows)
+    write_bundle(out, model, songs, np.concatenate(vectors), frontend, windows, tflite_model=tflite_model)
     return out
 
 

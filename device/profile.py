@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from device.capture import CaptureConfig
+from device.encoder_runtime import BACKENDS
 
 
 class ProfileError(ValueError):
@@ -23,7 +24,7 @@ class DeviceSection:
     """Attributes:
     name: what this profile is for (shown by ``doctor``).
     bundle: the catalog bundle to serve; empty = the demo bundle shipped with the package.
-    backend: encoder runtime (``onnx``).
+    backend: encoder runtime: ``onnx``, ``litert`` or ``tflite-runtime`` (the last two run the bundle's TFLite model).
     threads: encoder threads.
     """
 
@@ -150,4 +151,7 @@ def load_profile(path: str | Path | None) -> Profile:
     if unknown:
         raise ProfileError(f"{path}: unknown section(s) {', '.join(sorted(unknown))} (known: {', '.join(SECTIONS)})")
     sections = {name: _section(path, name, values) for name, values in data.items()}
-    return Profile(**sections, source=str(path))
+    profile = Profile(**sections, source=str(path))
+    if profile.device.backend not in BACKENDS:
+        raise ProfileError(f"{path}: device.backend must be one of {', '.join(BACKENDS)}, got {profile.device.backend!r}")
+    return profile

@@ -41,6 +41,7 @@ def test_shipped_profiles_load_and_name_their_board():
         ("[button]\npin = 'seventeen'\n", "button.pin must be int"),
         ("[speaker]\nx = 1\n", "unknown section"),
         ("[device\n", "not valid TOML"),
+        ("[device]\nbackend = 'tensorrt'\n", "device.backend must be one of onnx, litert, tflite-runtime"),
     ],
 )
 def test_bad_profiles_are_refused_with_the_key_named(tmp_path, text, complaint):
