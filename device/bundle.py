@@ -8,6 +8,8 @@ Members (flat names, nothing else is accepted):
 - ``encoder.tflite`` (optional): the same encoder as an int8 TFLite model, for the TFLite backends.
 - ``index.hnsw``: hnswlib index of song-window embeddings (inner product on unit vectors).
 - ``songs.json``: the song table; song ``i`` owns vector labels ``first_vector .. +n_vectors``.
+- ``manifest.sig`` (optional): an Ed25519 signature over the exact bytes of ``manifest.json``
+  (:mod:`device.signing`); a device configured with a public key refuses a bundle without a good one.
 
 Nothing in a bundle is pickled or executed. Every check failure raises :class:`BundleError` with a
 message naming what is wrong; a device that gets one keeps using the bundle it already has.
@@ -21,12 +23,15 @@ import platform
 import struct
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from device import signing
 from device.frontend import FrontEndConfig
+from device.signing import SIGNATURE_MEMBER
 from device.windows import WindowConfig
 
 FORMAT_VERSION = 1
@@ -37,14 +42,15 @@ INDEX_MEMBER = "index.hnsw"
 SONGS_MEMBER = "songs.json"
 REQUIRED_MEMBERS = (MODEL_MEMBER, INDEX_MEMBER, SONGS_MEMBER)
 MAX_MEMBER_BYTES = 2 * 1024**3
-MAX_MANIFEST_BYTES = 1024**2
+MAX_MEMBERS = 16
+SMALL_MEMBER_BYTES = {MANIFEST: 1024**2, SIGNATURE_MEMBER: signing.SIGNATURE_BYTES}  # members with tighter limits
 
 
 class BundleError(ValueError):
     """A bundle that must not be used; the message says why."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Song:
     """One row of the song table."""
 
@@ -57,7 +63,7 @@ class Song:
     n_vectors: int
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 @dataclass
@@ -74,6 +80,7 @@ class Bundle:
     songs: list[Song]
     vector_song: np.ndarray  # song number of every vector label
     models: dict[str, bytes] = field(default_factory=dict)
+    signed: bool = False
 
     def model_for(self, model_format: str) -> bytes:
         """The encoder in ``model_format`` ("onnx" or "tflite"), or a BundleError saying the bundle lacks it."""
@@ -103,51 +110,114 @@ def check_platform() -> None:
         raise BundleError(f"this {platform.machine()} system is 32-bit; bundles need a 64-bit OS (e.g. 64-bit Raspberry Pi OS)")
 
 
-def read_members(path: Path) -> dict[str, bytes]:
-    """All members of the zip after name, type and size checks, before any content check."""
+def open_archive(path: Path) -> tuple[zipfile.ZipFile, dict[str, zipfile.ZipInfo]]:
+    """The bundle's zip and its members after name, type, size and count checks, before any content is read."""
     if not path.is_file():
         raise BundleError(f"{path}: no such bundle file")
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise BundleError(f"{path}: not a bundle (not a readable zip archive: {exc})") from exc
-    members: dict[str, bytes] = {}
-    with archive:
-        for info in archive.infolist():
-            name = info.filename
-            if "/" in name or "\\" in name or name.startswith(".") or name in members:
-                raise BundleError(f"{path}: refusing member {name!r} (bundles hold flat, unique names only)")
-            if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                raise BundleError(f"{path}: refusing symbolic link member {name!r}")
-            limit = MAX_MANIFEST_BYTES if name == MANIFEST else MAX_MEMBER_BYTES
+    infos: dict[str, zipfile.ZipInfo] = {}
+    entries = archive.infolist()
+    if len(entries) > MAX_MEMBERS:
+        archive.close()
+        raise BundleError(f"{path}: {len(entries)} members, a bundle has at most {MAX_MEMBERS}")
+    for info in entries:
+        name = info.filename
+        problem = ""
+        if "/" in name or "\\" in name or name.startswith(".") or name in infos:
+            problem = f"refusing member {name!r} (bundles hold flat, unique names only)"
+        elif (info.external_attr >> 16) & 0o170000 == 0o120000:
+            problem = f"refusing symbolic link member {name!r}"
+        else:
+            limit = SMALL_MEMBER_BYTES.get(name, MAX_MEMBER_BYTES)
             if info.file_size > limit:
-                raise BundleError(f"{path}: member {name!r} is {info.file_size} bytes, over the {limit}-byte limit")
-            try:
-                members[name] = archive.read(info)
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise BundleError(f"{path}: member {name!r} is damaged ({exc}); the file may be truncated") from exc
-    return members
+                problem = f"member {name!r} is {info.file_size} bytes, over the {limit}-byte limit"
+        if problem:
+            archive.close()
+            raise BundleError(f"{path}: {problem}")
+        infos[name] = info
+    return archive, infos
 
 
-def check_manifest(manifest: dict, members: dict[str, bytes], path: Path, expected_frontend: FrontEndConfig | None) -> None:
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, sink=None) -> tuple[str, bytes]:
+    """(sha256, bytes) of one member, read in blocks; with ``sink`` the bytes go there instead of memory.
+
+    Reading stops at the size the zip directory declared, so a doctored header cannot make the
+    device read (or allocate) more than the checked limit.
+    """
+    digest = hashlib.sha256()
+    parts: list[bytes] = []
+    total = 0
+    try:
+        with archive.open(info) as handle:
+            while block := handle.read(1 << 20):
+                total += len(block)
+                if total > info.file_size:
+                    raise BundleError(f"{path}: member {info.filename!r} is longer than its directory entry says")
+                digest.update(block)
+                if sink is None:
+                    parts.append(block)
+                else:
+                    sink.write(block)
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        raise BundleError(f"{path}: member {info.filename!r} is damaged ({exc}); the file may be truncated") from exc
+    return digest.hexdigest(), b"".join(parts)
+
+
+def read_members(path: Path) -> dict[str, bytes]:
+    """Every member of a bundle in memory, after the archive checks (for tools; the device streams the index)."""
+    archive, infos = open_archive(path)
+    with archive:
+        return {name: read_member(archive, info, path)[1] for name, info in infos.items()}
+
+
+def read_manifest(path: str | Path) -> tuple[dict, bytes, bytes | None]:
+    """(manifest, its exact bytes, signature or None) without reading the other members.
+
+    Only the archive's shape is checked here; :func:`load_bundle` checks everything.
+    """
+    path = Path(path)
+    archive, infos = open_archive(path)
+    with archive:
+        if MANIFEST not in infos:
+            raise BundleError(f"{path}: no {MANIFEST}: not a humbundle")
+        manifest_bytes = read_member(archive, infos[MANIFEST], path)[1]
+        signature = read_member(archive, infos[SIGNATURE_MEMBER], path)[1] if SIGNATURE_MEMBER in infos else None
+    return parse_manifest(manifest_bytes, path), manifest_bytes, signature
+
+
+def parse_manifest(data: bytes, path: Path) -> dict:
+    try:
+        manifest = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BundleError(f"{path}: {MANIFEST} is not valid JSON ({exc})") from exc
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{path}: {MANIFEST} is not a JSON object")
+    return manifest
+
+
+def check_manifest(manifest: dict, names: set[str], path: Path, expected_frontend: FrontEndConfig | None) -> None:
+    """Version, member list and front end; the members' checksums are compared as they are read."""
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise BundleError(
             f"{path}: bundle format version {version!r}, this device reads version {FORMAT_VERSION}; "
             "rebuild the bundle with a matching hum-index"
         )
-    listed = manifest.get("members", {})
+    listed = manifest.get("members")
+    if not isinstance(listed, dict) or not all(isinstance(v, str) for v in listed.values()):
+        raise BundleError(f"{path}: manifest has no readable member list")
     for name in REQUIRED_MEMBERS:
-        if name not in members:
+        if name not in names:
             raise BundleError(f"{path}: missing member {name!r}")
-    for name in members:
-        if name != MANIFEST and name not in listed:
+    for name in names:
+        if name not in (MANIFEST, SIGNATURE_MEMBER) and name not in listed:
             raise BundleError(f"{path}: member {name!r} is not listed in the manifest")
-    for name, digest in listed.items():
-        if name not in members:
+    for name in listed:
+        if name not in names:
             raise BundleError(f"{path}: manifest lists {name!r} but the bundle lacks it")
-        if sha256_bytes(members[name]) != digest:
-            raise BundleError(f"{path}: checksum mismatch for {name!r}: the bundle is corrupt or was modified")
     try:
         frontend = FrontEndConfig.from_dict(manifest["frontend"])
         WindowConfig.from_dict(manifest["windows"])
@@ -157,57 +227,85 @@ def check_manifest(manifest: dict, members: dict[str, bytes], path: Path, expect
         raise BundleError(f"{path}: bundle front end {frontend} differs from this device's {expected_frontend}")
 
 
+def check_digest(name: str, digest: str, manifest: dict, path: Path) -> None:
+    if manifest["members"][name] != digest:
+        raise BundleError(f"{path}: checksum mismatch for {name!r}: the bundle is corrupt or was modified")
+
+
 HNSW_HEADER = struct.Struct("<QQQQQQiIQQQdQ")  # hnswlib HierarchicalNSW::saveIndex, 64-bit size_t
 
 
-def check_index_header(data: bytes, n_vectors: int, dim: int, path: Path) -> None:
-    """Checks hnswlib's own header against the manifest before hnswlib allocates anything.
+def check_index_header(header: bytes, size: int, n_vectors: int, dim: int, path: Path) -> None:
+    """Checks hnswlib's own header (``header``: the first bytes of a ``size``-byte index) against the manifest.
 
     hnswlib trusts the dimension it is given and sizes its memory from the header's counts, so a
     mismatched or doctored index must be caught here, not by a crash or a huge allocation.
     """
-    if len(data) < HNSW_HEADER.size:
-        raise BundleError(f"{path}: search index is truncated ({len(data)} bytes)")
-    (offset_level0, max_elements, count, per_element, label_offset, offset_data, *_rest) = HNSW_HEADER.unpack_from(data)
+    if len(header) < HNSW_HEADER.size:
+        raise BundleError(f"{path}: search index is truncated ({size} bytes)")
+    (offset_level0, max_elements, count, per_element, label_offset, offset_data, *_rest) = HNSW_HEADER.unpack_from(header)
     stored_dim, remainder = divmod(label_offset - offset_data, 4)
     if remainder or stored_dim != dim:
         raise BundleError(f"{path}: search index holds vectors of size {stored_dim}, manifest says embedding size {dim}")
     if count != n_vectors or max_elements != n_vectors:
         raise BundleError(f"{path}: search index holds {count} vectors, manifest says {n_vectors}")
-    if offset_level0 != 0 or HNSW_HEADER.size + count * per_element > len(data):
+    if offset_level0 != 0 or HNSW_HEADER.size + count * per_element > size:
         raise BundleError(f"{path}: search index is truncated or malformed")
 
 
-def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = FrontEndConfig()) -> Bundle:
-    """Reads, verifies and loads a bundle; raises :class:`BundleError` on any problem."""
-    import hnswlib
-
-    check_platform()
-    path = Path(path)
-    members = read_members(path)
-    if MANIFEST not in members:
-        raise BundleError(f"{path}: no {MANIFEST}: not a humbundle")
-    try:
-        manifest = json.loads(members[MANIFEST])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{path}: {MANIFEST} is not valid JSON ({exc})") from exc
-    if not isinstance(manifest, dict):
-        raise BundleError(f"{path}: {MANIFEST} is not a JSON object")
-    check_manifest(manifest, members, path, expected_frontend)
-    songs = parse_songs(members[SONGS_MEMBER], manifest, path)
+def manifest_numbers(manifest: dict, path: Path) -> tuple[int, int, int]:
+    """(vectors, embedding size, search ef) from the manifest, range-checked."""
     try:
         n_vectors = int(manifest["counts"]["vectors"])
         dim = int(manifest["embedding_dim"])
         ef = int(manifest["search"]["ef"])
     except (KeyError, TypeError, ValueError) as exc:
         raise BundleError(f"{path}: manifest lacks a readable {exc} entry") from exc
-    if not 1 <= dim <= 4096 or ef < 1:
-        raise BundleError(f"{path}: manifest embedding size {dim} or search ef {ef} is out of range")
-    check_index_header(members[INDEX_MEMBER], n_vectors, dim, path)
-    index = hnswlib.Index(space="ip", dim=dim)
-    with tempfile.TemporaryDirectory() as tmp:
+    if not 1 <= dim <= 4096 or ef < 1 or n_vectors < 1:
+        raise BundleError(f"{path}: manifest embedding size {dim}, vector count {n_vectors} or search ef {ef} is out of range")
+    return n_vectors, dim, ef
+
+
+def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = FrontEndConfig(), public_key=None) -> Bundle:
+    """Reads, verifies and loads a bundle; raises :class:`BundleError` on any problem.
+
+    ``public_key`` (an Ed25519 public key, see :mod:`device.signing`): when given, the bundle must
+    carry a signature by that key over its manifest. The search index is hashed while it is
+    copied to a temporary file for hnswlib, never held in memory twice, so a 100k-song bundle
+    loads within the speaker's memory budget.
+    """
+    import hnswlib
+
+    check_platform()
+    path = Path(path)
+    archive, infos = open_archive(path)
+    with archive, tempfile.TemporaryDirectory(prefix="humbundle-") as tmp:
+        if MANIFEST not in infos:
+            raise BundleError(f"{path}: no {MANIFEST}: not a humbundle")
+        manifest_bytes = read_member(archive, infos[MANIFEST], path)[1]
+        manifest = parse_manifest(manifest_bytes, path)
+        signature = read_member(archive, infos[SIGNATURE_MEMBER], path)[1] if SIGNATURE_MEMBER in infos else None
+        if public_key is not None:
+            try:
+                signing.verify(public_key, manifest_bytes, signature, str(path))
+            except signing.SignatureError as exc:
+                raise BundleError(str(exc)) from exc
+        check_manifest(manifest, set(infos), path, expected_frontend)
+        n_vectors, dim, ef = manifest_numbers(manifest, path)
+        small: dict[str, bytes] = {}
+        for name, info in infos.items():
+            if name in (MANIFEST, SIGNATURE_MEMBER, INDEX_MEMBER):
+                continue
+            digest, small[name] = read_member(archive, info, path)
+            check_digest(name, digest, manifest, path)
+        songs = parse_songs(small[SONGS_MEMBER], manifest, path)
         index_path = Path(tmp) / INDEX_MEMBER
-        index_path.write_bytes(members[INDEX_MEMBER])
+        with open(index_path, "wb") as sink:
+            digest, _ = read_member(archive, infos[INDEX_MEMBER], path, sink=sink)
+        check_digest(INDEX_MEMBER, digest, manifest, path)
+        with open(index_path, "rb") as handle:
+            check_index_header(handle.read(HNSW_HEADER.size), index_path.stat().st_size, n_vectors, dim, path)
+        index = hnswlib.Index(space="ip", dim=dim)
         try:
             index.load_index(str(index_path), max_elements=n_vectors)
         except (RuntimeError, ValueError, MemoryError) as exc:
@@ -216,8 +314,8 @@ def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = Fro
     vector_song = np.empty(n_vectors, dtype=np.int32)
     for number, song in enumerate(songs):
         vector_song[song.first_vector : song.first_vector + song.n_vectors] = number
-    models = {fmt: members[name] for fmt, name in MODEL_MEMBERS.items() if name in members}
-    return Bundle(path, manifest, members[MODEL_MEMBER], index, songs, vector_song, models)
+    models = {fmt: small[name] for fmt, name in MODEL_MEMBERS.items() if name in small}
+    return Bundle(path, manifest, small[MODEL_MEMBER], index, songs, vector_song, models, signature is not None)
 
 
 def parse_songs(data: bytes, manifest: dict, path: Path) -> list[Song]:

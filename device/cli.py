@@ -3,6 +3,7 @@
     hum-device query [--bundle B.humbundle] [--json] [--top N] FILE...
     hum-device listen [--profile P.toml] [--bundle B] [--input DEVICE] [--pin N] [--presses N]
     hum-device doctor [--profile P.toml]
+    hum-device install NEW.humbundle [--profile P.toml] [--target PATH] [--public-key K.pub]
 
 With ``--json``, one JSON object per line per file, as DESIGN's command-line contract says:
 ``{"file", "matches": [{"title", "artist", "song_id", "score"}...], "confident", "timings_ms"}``,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--top", type=int, default=5, help="number of songs to list (default 5)")
     query.add_argument("--backend", choices=BACKENDS, default="onnx", help="encoder runtime")
     query.add_argument("--threads", type=int, default=1, help="encoder threads")
+    query.add_argument("--public-key", type=Path, default=None, help="refuse the bundle unless signed by this Ed25519 key (PEM)")
 
     listen = commands.add_parser("listen", help="serve push-button humming from the microphone (what runs on the speaker)")
     listen.add_argument("--profile", type=Path, default=None, help="device profile TOML (see firmware_config/); default: built-in")
@@ -49,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--input", default=None, help="input device index or part of its name (overrides the profile)")
     listen.add_argument("--pin", type=int, default=None, help="button BCM pin; -1 = Enter on the terminal (overrides the profile)")
     listen.add_argument("--presses", type=int, default=None, help="exit after this many presses (default: serve forever)")
+
+    install = commands.add_parser("install", help="verify a new bundle and switch to it atomically (the old one is kept)")
+    install.add_argument("bundle", type=Path, help="the new bundle file")
+    install.add_argument("--profile", type=Path, default=None, help="device profile TOML: its device.bundle is the target")
+    install.add_argument("--target", type=Path, default=None, help="the served bundle path (overrides the profile)")
+    install.add_argument("--public-key", type=Path, default=None, help="require a signature by this key (overrides the profile)")
 
     doctor = commands.add_parser("doctor", help="check microphone, model, bundle, button and voice; say how to fix what fails")
     doctor.add_argument("--profile", type=Path, default=None, help="device profile TOML (default: built-in)")
@@ -65,10 +73,20 @@ def format_text(path: Path, answer: Answer) -> str:
     return f"{head}  [score {best.score:.2f}; {answer.timings_ms.get('total', 0):.0f} ms]" + (f"\n    also: {others}" if others else "")
 
 
+def _public_key(path: Path | None):
+    from device.signing import load_public_key
+
+    return load_public_key(path) if path is not None else None
+
+
 def run_query(args: argparse.Namespace) -> int:
+    from device.signing import SignatureError
+
     try:
-        recognizer = Recognizer(load_bundle(args.bundle), backend=args.backend, threads=args.threads)
-    except (BundleError, ModelError) as exc:
+        recognizer = Recognizer(
+            load_bundle(args.bundle, public_key=_public_key(args.public_key)), backend=args.backend, threads=args.threads
+        )
+    except (BundleError, ModelError, SignatureError) as exc:
         print(f"hum-device: cannot use bundle: {exc}", file=sys.stderr)
         return EXIT_BAD_BUNDLE
     failures = 0
@@ -101,9 +119,15 @@ def run_listen(args: argparse.Namespace) -> int:
         profile = replace(profile, audio=replace(profile.audio, input=args.input))
     if args.pin is not None:
         profile = replace(profile, button=replace(profile.button, pin=args.pin))
+    from device.install import load_serving_bundle
+
     bundle_path = args.bundle or (Path(profile.device.bundle) if profile.device.bundle else DEFAULT_BUNDLE)
     try:
-        recognizer = Recognizer(load_bundle(bundle_path), backend=profile.device.backend, threads=profile.device.threads)
+        bundle = load_serving_bundle(bundle_path, public_key=profile.load_public_key())
+        recognizer = Recognizer(bundle, backend=profile.device.backend, threads=profile.device.threads)
+    except ProfileError as exc:
+        print(f"hum-device: {exc}", file=sys.stderr)
+        return EXIT_BAD_BUNDLE
     except (BundleError, ModelError) as exc:
         print(f"hum-device: cannot use bundle: {exc}", file=sys.stderr)
         return EXIT_BAD_BUNDLE
@@ -130,11 +154,35 @@ def run_listen(args: argparse.Namespace) -> int:
         top=profile.answer.top,
         emit=answer_log(profile.answer.log),
     )
-    logger.info("serving %s with %d songs", bundle_path, len(recognizer.bundle.songs))
+    logger.info("serving %s with %d songs", recognizer.bundle.path, len(recognizer.bundle.songs))
     try:
         loop.serve(max_presses=args.presses)
     except KeyboardInterrupt:
         pass
+    return 0
+
+
+def run_install(args: argparse.Namespace) -> int:
+    from device.install import install_bundle
+    from device.profile import ProfileError, load_profile
+    from device.signing import SignatureError
+
+    try:
+        profile = load_profile(args.profile)
+        public_key = _public_key(args.public_key) if args.public_key else profile.load_public_key()
+    except (ProfileError, SignatureError) as exc:
+        print(f"hum-device: {exc}", file=sys.stderr)
+        return EXIT_BAD_BUNDLE
+    target = args.target or (Path(profile.device.bundle) if profile.device.bundle else None)
+    if target is None:
+        print("hum-device: no target: set device.bundle in the profile or pass --target", file=sys.stderr)
+        return EXIT_BAD_BUNDLE
+    try:
+        bundle = install_bundle(args.bundle, target, public_key=public_key, backend=profile.device.backend)
+    except (BundleError, ModelError) as exc:
+        print(f"hum-device: not installed, {target} unchanged: {exc}", file=sys.stderr)
+        return EXIT_BAD_BUNDLE
+    print(f"installed {args.bundle} as {target}: {len(bundle.songs)} songs; restart the service to serve it")
     return 0
 
 
@@ -166,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_query(args)
     if args.command == "listen":
         return run_listen(args)
+    if args.command == "install":
+        return run_install(args)
     if args.command == "doctor":
         from device.doctor import run_doctor
 

@@ -60,16 +60,24 @@ def check_packages() -> list[Check]:
 
 
 def check_bundle(profile: Profile, default_bundle: Path) -> list[Check]:
-    from device.bundle import BundleError, load_bundle
+    from device.bundle import BundleError
     from device.encoder_runtime import ModelError
+    from device.install import load_serving_bundle
+    from device.profile import ProfileError
     from device.recognizer import Recognizer
 
     path = Path(profile.device.bundle) if profile.device.bundle else default_bundle
     try:
-        bundle = load_bundle(path)
+        bundle = load_serving_bundle(path, public_key=profile.load_public_key())
+    except ProfileError as exc:
+        return [Check("bundle", False, str(exc), "point device.public_key at the .pub file from `hum-index keygen`")]
     except (BundleError, OSError) as exc:
-        return [Check("bundle", False, str(exc), "build one with `hum-index build SONGS_DIR -o FILE` and set device.bundle to it")]
-    checks = [Check("bundle", True, f"{path} ({len(bundle.songs)} songs)")]
+        return [Check("bundle", False, str(exc), "build one with `hum-index build SONGS_DIR -o FILE` and `hum-device install FILE`")]
+    signed = ", signature good" if profile.device.public_key else ""
+    if bundle.path != path:
+        checks = [Check("bundle", False, f"{path} is refused; serving the previous one", "install a good bundle with `hum-device install`")]
+    else:
+        checks = [Check("bundle", True, f"{path} ({len(bundle.songs)} songs{signed})")]
     try:
         recognizer = Recognizer(bundle, backend=profile.device.backend, threads=profile.device.threads)
         rate = recognizer.frontend_config.sample_rate

@@ -26,12 +26,15 @@ class DeviceSection:
     bundle: the catalog bundle to serve; empty = the demo bundle shipped with the package.
     backend: encoder runtime: ``onnx``, ``litert`` or ``tflite-runtime`` (the last two run the bundle's TFLite model).
     threads: encoder threads.
+    public_key: Ed25519 public key (PEM, from ``hum-index keygen``); when set, only bundles signed
+        by it are served or installed. Empty = signatures are not checked.
     """
 
     name: str = "generic"
     bundle: str = ""
     backend: str = "onnx"
     threads: int = 1
+    public_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,17 @@ class Profile:
     button: ButtonSection = field(default_factory=ButtonSection)
     answer: AnswerSection = field(default_factory=AnswerSection)
     source: str = "built-in defaults"
+
+    def load_public_key(self):
+        """The configured signing key, or None; :class:`ProfileError` naming the file if it is unusable."""
+        if not self.device.public_key:
+            return None
+        from device.signing import SignatureError, load_public_key
+
+        try:
+            return load_public_key(self.device.public_key)
+        except SignatureError as exc:
+            raise ProfileError(f"{self.source}: device.public_key: {exc}") from exc
 
     def capture_config(self) -> CaptureConfig:
         device: str | int | None = self.audio.input or None

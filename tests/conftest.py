@@ -23,6 +23,7 @@ from models.render import render_arrangement
 MICROPHONES = alsa_microphone.install()
 
 DATA = Path(__file__).parent / "data"
+REPO_ROOT = Path(__file__).resolve().parents[1]
 SR = 16000
 RECORDING_SECONDS_PER_BEAT = 0.45
 
@@ -85,7 +86,7 @@ def bundle_path(tmp_path_factory, catalog_dir) -> Path:
     from index_builder.cli import main
 
     out = tmp_path_factory.mktemp("bundle") / "test.humbundle"
-    assert main(["build", str(catalog_dir), "-o", str(out), "--workers", "2"]) == 0
+    assert main(["build", str(catalog_dir), "-o", str(out), "--workers", "2", "--no-cache"]) == 0
     return out
 
 

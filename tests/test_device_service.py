@@ -126,6 +126,7 @@ def test_cli_listen_with_the_terminal_as_button(bundle_path, microphones, tunes,
     process.stdin.close()
     assert process.wait(timeout=60) == 0, process.stderr.read()
     record = json.loads(line)
+    assert "dropped_samples" in record, record
     assert record["dropped_samples"] == 0  # the file microphone has no clock: the ring must hold the whole press
     assert record["event"] == "answer" and record["matches"][0]["song_id"] == load_bundle(bundle_path).songs[6].song_id
     assert json.loads(log.read_text().splitlines()[0]) == record

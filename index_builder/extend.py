@@ -1,0 +1,70 @@
+"""``hum-index add``: new songs into an existing bundle, without re-embedding old ones or retraining.
+
+The bundle's own encoder embeds the new songs (so old and new vectors come from the same model),
+the loaded HNSW index grows in place (``resize_index`` + ``add_items``; existing labels keep their
+numbers), the song table is extended, and the whole is written as a new bundle by the same writer
+as ``build``. A file whose content is already in the bundle is skipped (pointing ``add`` at the
+whole catalog folder every week is fine); a different file under an id the bundle already uses is
+reported and skipped, never silently replacing a song.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from device.bundle import INDEX_MEMBER, MANIFEST, SONGS_MEMBER, Bundle, read_members
+from device.signing import SIGNATURE_MEMBER
+from index_builder.bundle_writer import serialise_index, songs_json, write_archive
+from index_builder.catalog import CatalogEntry
+from index_builder.embed_catalog import CatalogEmbedding
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AddPlan:
+    """Which new-folder entries to embed, and why the others are left out."""
+
+    to_embed: list[CatalogEntry] = field(default_factory=list)
+    already_present: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+
+def plan_additions(bundle: Bundle, entries: list[CatalogEntry], file_hashes: dict[str, str]) -> AddPlan:
+    """Sorts ``entries`` by what the bundle already holds (``file_hashes``: relative path -> sha256)."""
+    by_id = {song.song_id: song for song in bundle.songs}
+    known_hashes = {song.source_sha256: song.song_id for song in bundle.songs if song.source_sha256}
+    plan = AddPlan()
+    for entry in entries:
+        digest = file_hashes.get(entry.relative)
+        existing = by_id.get(entry.song_id)
+        if digest is not None and digest in known_hashes:
+            plan.already_present.append(f"{entry.relative} (same file as {known_hashes[digest]!r})")
+        elif existing is not None:
+            plan.conflicts.append(
+                f"{entry.path}: the bundle already has a different song with id {entry.song_id!r}; "
+                "rename the file, or rebuild the bundle to replace it"
+            )
+        else:
+            plan.to_embed.append(entry)
+    return plan
+
+
+def extend_bundle(bundle: Bundle, added: CatalogEmbedding, out_path: Path, signing_key=None) -> Path:
+    """Writes ``bundle`` plus the songs of ``added`` (whose vector ranges start after the bundle's) to ``out_path``."""
+    members = read_members(bundle.path)
+    for name in (MANIFEST, SIGNATURE_MEMBER):
+        members.pop(name, None)
+    old_count = len(bundle.vector_song)
+    vectors = np.ascontiguousarray(added.stacked(), dtype=np.float32)
+    index = bundle.index
+    index.resize_index(old_count + len(vectors))
+    index.add_items(vectors, np.arange(old_count, old_count + len(vectors)), num_threads=1)
+    songs = [*bundle.songs, *added.songs]
+    members[INDEX_MEMBER] = serialise_index(index)
+    members[SONGS_MEMBER] = songs_json(songs)
+    return write_archive(out_path, dict(bundle.manifest), members, songs, old_count + len(vectors), signing_key)

@@ -1,0 +1,165 @@
+"""The catalog operator's tools: signed bundles, incremental adds, the resumable cache, info and verify."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from device.bundle import BundleError, load_bundle
+from device.cli import main as device_main
+from device.recognizer import Recognizer
+from device.signing import load_public_key
+from index_builder.cli import main as index_main
+from models.melody import write_midi
+from tests.conftest import REPO_ROOT, make_hum, seconds_per_beat
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("keys")
+    assert index_main(["keygen", "-o", str(folder / "operator")]) == 0
+    assert index_main(["keygen", "-o", str(folder / "stranger")]) == 0
+    return folder
+
+
+@pytest.fixture(scope="module")
+def signed_bundle(tmp_path_factory, catalog_dir, keys):
+    out = tmp_path_factory.mktemp("signed") / "signed.humbundle"
+    assert index_main(["build", str(catalog_dir), "-o", str(out), "--key", str(keys / "operator.key"), "--no-cache"]) == 0
+    return out
+
+
+def test_keygen_never_overwrites_a_key_and_keeps_it_private(keys, capsys):
+    assert (keys / "operator.key").stat().st_mode & 0o077 == 0
+    before = (keys / "operator.key").read_bytes()
+    assert index_main(["keygen", "-o", str(keys / "operator")]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert (keys / "operator.key").read_bytes() == before
+
+
+def test_signed_bundle_verifies_with_its_key_only(signed_bundle, bundle_path, keys):
+    assert load_bundle(signed_bundle, public_key=load_public_key(keys / "operator.pub")).signed
+    with pytest.raises(BundleError, match="signature does not verify"):
+        load_bundle(signed_bundle, public_key=load_public_key(keys / "stranger.pub"))
+    with pytest.raises(BundleError, match="not signed"):
+        load_bundle(bundle_path, public_key=load_public_key(keys / "operator.pub"))
+
+
+def test_resigned_manifest_edit_is_refused(signed_bundle, keys, tmp_path):
+    """Changing the manifest (e.g. to match a swapped index) breaks the signature."""
+    forged = tmp_path / "forged.humbundle"
+    with zipfile.ZipFile(signed_bundle) as zin, zipfile.ZipFile(forged, "w") as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "manifest.json":
+                manifest = json.loads(data)
+                manifest["decision"]["min_margin"] = 0.0
+                data = json.dumps(manifest, indent=2).encode()
+            zout.writestr(info.filename, data)
+    load_bundle(forged)  # still self-consistent without a key...
+    with pytest.raises(BundleError, match="signature does not verify"):
+        load_bundle(forged, public_key=load_public_key(keys / "operator.pub"))  # ...but not the operator's
+
+
+def test_device_query_and_verify_enforce_the_key(signed_bundle, bundle_path, keys, tunes, tmp_path, capsys):
+    import soundfile as sf
+
+    hum = tmp_path / "hum.wav"
+    sf.write(hum, make_hum(tunes[0], seed=3), 16000)
+    good = ["query", "--bundle", str(signed_bundle), "--public-key", str(keys / "operator.pub"), "--json", str(hum)]
+    assert device_main(good) == 0
+    assert json.loads(capsys.readouterr().out)["matches"][0]["song_id"] == "song0.mid"
+    assert device_main(["query", "--bundle", str(bundle_path), "--public-key", str(keys / "operator.pub"), str(hum)]) == 2
+    assert "not signed" in capsys.readouterr().err
+    assert index_main(["verify", str(signed_bundle), "--public-key", str(keys / "operator.pub")]) == 0
+    assert "signature good" in capsys.readouterr().out
+    assert index_main(["verify", str(signed_bundle), "--public-key", str(keys / "stranger.pub")]) == 2
+    assert "does not verify" in capsys.readouterr().err
+
+
+def test_info_reads_the_manifest(signed_bundle, capsys):
+    assert index_main(["info", str(signed_bundle)]) == 0
+    out = capsys.readouterr().out
+    assert "songs / windows: 8 /" in out and "Ed25519, key" in out
+    assert index_main(["info", "--json", str(signed_bundle)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["signed"] and info["counts"]["songs"] == 8
+
+
+def test_add_appends_new_songs_without_touching_old_ones(bundle_path, catalog_dir, tunes, tmp_path, keys, capsys):
+    new = tmp_path / "new"
+    new.mkdir()
+    for i in (8, 9):
+        write_midi(tunes[i], new / f"new{i}.mid", quarters_per_minute=60.0 / seconds_per_beat(tunes[i]))
+    shutil.copy(catalog_dir / "song0.mid", new / "song0.mid")  # already in the bundle: skipped
+    shutil.copy(catalog_dir / "song2.mid", new / "song1.wav.mid")  # same content as song2: skipped
+    out = tmp_path / "grown.humbundle"
+    args = ["add", str(bundle_path), str(new), "-o", str(out), "--key", str(keys / "operator.key"), "--no-cache", "--workers", "1"]
+    assert index_main(args) == 0
+    assert "+2 songs" in capsys.readouterr().out
+    old, grown = load_bundle(bundle_path), load_bundle(out, public_key=load_public_key(keys / "operator.pub"))
+    assert [s.song_id for s in grown.songs] == [s.song_id for s in old.songs] + ["new8.mid", "new9.mid"]
+    n_old = len(old.vector_song)
+    old_vectors = np.asarray(old.index.get_items(np.arange(n_old), return_type="numpy"))
+    assert np.array_equal(np.asarray(grown.index.get_items(np.arange(n_old), return_type="numpy")), old_vectors)
+    answer = Recognizer(grown).recognize_audio(make_hum(tunes[9], seed=21, transpose=3.0, tempo_factor=0.9))
+    assert answer.matches[0].song_id == "new9.mid"
+    # Adding the same folder again changes nothing and says so.
+    assert index_main(["add", str(out), str(new), "--no-cache", "--workers", "1"]) == 0
+    assert "no new songs" in capsys.readouterr().err
+    assert load_bundle(out).manifest["counts"]["songs"] == 10
+
+
+def test_add_reports_a_different_file_under_an_existing_id(bundle_path, catalog_dir, tunes, tmp_path, capsys):
+    new = tmp_path / "clash"
+    new.mkdir()
+    write_midi(tunes[9], new / "song0.mid")  # not the bundle's song0.mid
+    out = tmp_path / "clash.humbundle"
+    assert index_main(["add", str(bundle_path), str(new), "-o", str(out), "--no-cache"]) == 1
+    assert "already has a different song with id 'song0.mid'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_interrupted_build_resumes_from_the_cache(catalog_dir, tmp_path):
+    """Kill a build part-way; the rerun embeds only what the first run had not finished."""
+    cache, out = tmp_path / "cache", tmp_path / "resumed.humbundle"
+    command = [
+        sys.executable,
+        "-m",
+        "index_builder.cli",
+        "build",
+        str(catalog_dir),
+        "-o",
+        str(out),
+        "--cache",
+        str(cache),
+        "--workers",
+        "1",
+    ]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while len(list(cache.rglob("*.npz"))) < 3 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = len(list(cache.rglob("*.npz")))
+    assert 3 <= finished < 8 and not out.exists()
+    result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert f"{finished} from the cache, {8 - finished} to embed" in result.stderr
+    fresh = tmp_path / "fresh.humbundle"
+    assert index_main(["build", str(catalog_dir), "-o", str(fresh), "--no-cache", "--workers", "1"]) == 0
+    a, b = load_bundle(out), load_bundle(fresh)
+    n = len(a.vector_song)
+    assert n == len(b.vector_song)
+    assert np.allclose(
+        a.index.get_items(np.arange(n), return_type="numpy"), b.index.get_items(np.arange(n), return_type="numpy"), atol=1e-6
+    )
