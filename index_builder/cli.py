@@ -82,7 +82,8 @@ def run_build(args: argparse.Namespace) -> int:
         windows = replace(windows, song_hop=args.song_hop)
     if (encoder.input_frames, encoder.input_bands) != (windows.length, frontend.n_bands):
         raise UsageError(
-            f"{args.model} takes {encoder.input_frames}x{encoder.input_bands} windows; this builder makes {windows.length}x{frontend.n_bands}"
+            f"{args.model} takes {encoder.input_frames}x{encoder.input_bands} windows; "
+            f"this builder makes {windows.length}x{frontend.n_bands}"
         )
     result = embed_catalog(entries, model, args.workers, frontend, windows, _cache(args, model, frontend, windows))
     if not result.songs:
