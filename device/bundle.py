@@ -8,6 +8,8 @@ Members (flat names, nothing else is accepted):
 - ``encoder.tflite`` (optional): the same encoder as an int8 TFLite model, for the TFLite backends.
 - ``index.hnsw``: hnswlib index of song-window embeddings (inner product on unit vectors).
 - ``songs.json``: the song table; song ``i`` owns vector labels ``first_vector .. +n_vectors``.
+- ``melodies.npz`` (optional): each song's melody contour as packed pitch classes (``values``,
+  uint8) cut by ``offsets`` (int64, songs + 1); plain arrays, loaded without pickle.
 - ``manifest.sig`` (optional): an Ed25519 signature over the exact bytes of ``manifest.json``
   (:mod:`device.signing`); a device configured with a public key refuses a bundle without a good one.
 
@@ -18,6 +20,7 @@ message naming what is wrong; a device that gets one keeps using the bundle it a
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import platform
 import struct
@@ -31,7 +34,9 @@ import numpy as np
 
 from device import signing
 from device.frontend import FrontEndConfig
+from device.memory import release_free_memory
 from device.signing import SIGNATURE_MEMBER
+from device.song_table import SongTable
 from device.windows import WindowConfig
 
 FORMAT_VERSION = 1
@@ -40,6 +45,7 @@ MODEL_MEMBER = "encoder.onnx"
 MODEL_MEMBERS = {"onnx": MODEL_MEMBER, "tflite": "encoder.tflite"}  # model format -> member name
 INDEX_MEMBER = "index.hnsw"
 SONGS_MEMBER = "songs.json"
+MELODY_MEMBER = "melodies.npz"  # optional: every song's melody contour (device.pitch), for re-ranking
 REQUIRED_MEMBERS = (MODEL_MEMBER, INDEX_MEMBER, SONGS_MEMBER)
 MAX_MEMBER_BYTES = 2 * 1024**3
 MAX_MEMBERS = 16
@@ -77,10 +83,20 @@ class Bundle:
     manifest: dict
     model: bytes
     index: object  # hnswlib.Index
-    songs: list[Song]
+    songs: SongTable
     vector_song: np.ndarray  # song number of every vector label
     models: dict[str, bytes] = field(default_factory=dict)
     signed: bool = False
+    contour_values: np.ndarray | None = None  # packed pitch classes of every song, concatenated
+    contour_offsets: np.ndarray | None = None  # song i owns contour_values[offsets[i]:offsets[i+1]]
+
+    def contour(self, song: int) -> np.ndarray:
+        """Song ``song``'s melody contour in semitones (pitch classes), empty when the bundle has none."""
+        from device.pitch import unpack_contour
+
+        if self.contour_values is None:
+            return np.zeros(0, np.float32)
+        return unpack_contour(self.contour_values[self.contour_offsets[song] : self.contour_offsets[song + 1]])
 
     def model_for(self, model_format: str) -> bytes:
         """The encoder in ``model_format`` ("onnx" or "tflite"), or a BundleError saying the bundle lacks it."""
@@ -311,27 +327,50 @@ def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = Fro
         except (RuntimeError, ValueError, MemoryError) as exc:
             raise BundleError(f"{path}: search index does not load ({exc})") from exc
     index.set_ef(ef)
-    vector_song = np.empty(n_vectors, dtype=np.int32)
-    for number, song in enumerate(songs):
-        vector_song[song.first_vector : song.first_vector + song.n_vectors] = number
+    vector_song = np.repeat(np.arange(len(songs), dtype=np.int32), songs.n_vectors)
     models = {fmt: small[name] for fmt, name in MODEL_MEMBERS.items() if name in small}
-    return Bundle(path, manifest, small[MODEL_MEMBER], index, songs, vector_song, models, signature is not None)
+    bundle = Bundle(path, manifest, small[MODEL_MEMBER], index, songs, vector_song, models, signature is not None)
+    if MELODY_MEMBER in small:
+        bundle.contour_values, bundle.contour_offsets = parse_contours(small[MELODY_MEMBER], len(songs), path)
+    del small
+    release_free_memory()  # the parsing and copying above leave tens of MB in the heap
+    return bundle
 
 
-def parse_songs(data: bytes, manifest: dict, path: Path) -> list[Song]:
+def parse_contours(data: bytes, n_songs: int, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            values, offsets = arrays["values"], arrays["offsets"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise BundleError(f"{path}: {MELODY_MEMBER} unreadable ({exc})") from exc
+    if (
+        values.dtype != np.uint8
+        or offsets.dtype != np.int64
+        or offsets.shape != (n_songs + 1,)
+        or offsets[0] != 0
+        or offsets[-1] != len(values)
+        or np.any(np.diff(offsets) < 0)
+    ):
+        raise BundleError(f"{path}: {MELODY_MEMBER} does not fit the song table")
+    return values, offsets
+
+
+def parse_songs(data: bytes, manifest: dict, path: Path) -> SongTable:
     try:
         rows = json.loads(data)
-        songs = [Song(**row) for row in rows]
-    except (UnicodeDecodeError, json.JSONDecodeError, TypeError) as exc:
+        if not isinstance(rows, list):
+            raise TypeError("not a list of songs")
+        songs = SongTable(rows)
+    except (UnicodeDecodeError, json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
         raise BundleError(f"{path}: song table unreadable ({exc})") from exc
+    del rows
     counts = manifest.get("counts") if isinstance(manifest.get("counts"), dict) else {}
     if len(songs) != counts.get("songs"):
         raise BundleError(f"{path}: song table has {len(songs)} rows, manifest says {counts.get('songs')}")
-    expected_first = 0
-    for song in songs:
-        if song.first_vector != expected_first or song.n_vectors < 1:
-            raise BundleError(f"{path}: song table vector ranges are inconsistent at {song.song_id!r}")
-        expected_first += song.n_vectors
-    if expected_first != counts.get("vectors"):
-        raise BundleError(f"{path}: song table covers {expected_first} vectors, manifest says {counts.get('vectors')}")
+    expected_first = np.concatenate([[0], np.cumsum(songs.n_vectors)[:-1]]) if len(songs) else songs.first_vector
+    bad = np.flatnonzero((songs.first_vector != expected_first) | (songs.n_vectors < 1))
+    if len(bad):
+        raise BundleError(f"{path}: song table vector ranges are inconsistent at {songs[int(bad[0])].song_id!r}")
+    if int(songs.n_vectors.sum()) != counts.get("vectors"):
+        raise BundleError(f"{path}: song table covers {int(songs.n_vectors.sum())} vectors, manifest says {counts.get('vectors')}")
     return songs

@@ -47,6 +47,7 @@ class QueryEmbedder:
         self._next_start = [0] * len(self.tempo_scales)
         self._embedded: list[dict[int, np.ndarray]] = [{} for _ in self.tempo_scales]
         self._sum_squares = 0.0
+        self.used_frames = np.zeros((0, frontend.n_bands), np.float32)  # the frames ``finish`` used
         self.n_samples = 0
         self.frontend_ms = 0.0
         self.encode_ms = 0.0
@@ -89,6 +90,7 @@ class QueryEmbedder:
             heard = n_frames / self.frontend_config.frame_rate
             raise QueryTooShortError(f"the recording is too short ({heard:.1f} s); hum for at least {needed:.0f} s")
         frames = self._frames[:n_frames]
+        self.used_frames = frames
         length, hop = self.windows.length, self.windows.query_hop
         missing: list[tuple[int, int, np.ndarray]] = []
         starts_per_scale = []

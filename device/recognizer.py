@@ -17,8 +17,9 @@ import numpy as np
 from device.audio_io import read_audio
 from device.bundle import Bundle, BundleError
 from device.encoder_runtime import MODEL_FORMAT, ModelError, load_encoder
+from device.pitch import frame_pitches, matching_contour
 from device.query_stream import QueryEmbedder, QueryTooShortError
-from device.search import SearchConfig, rank_songs
+from device.search import SearchConfig, rank_songs, rerank_by_melody
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +93,8 @@ class Recognizer:
                 f"{bundle.path}: encoder takes (frames, bands) = {actual[:2]} and gives {actual[2]} values; "
                 f"the manifest says {expected[:2]} and {expected[2]}"
             )
-        self._first = np.array([s.first_vector for s in bundle.songs], dtype=np.int64)
-        self._count = np.array([s.n_vectors for s in bundle.songs], dtype=np.int64)
+        self._first = bundle.songs.first_vector
+        self._count = bundle.songs.n_vectors
 
     def recognize_file(self, path: str | Path, top: int = 5) -> Answer:
         started = time.perf_counter()
@@ -128,21 +129,23 @@ class Recognizer:
         except QueryTooShortError as exc:
             raise QueryError(str(exc)) from exc
         timings = {"frontend": query.frontend_ms, "encode_streaming": query.encode_ms, "encode": query.final_encode_ms}
-        return self._rank(per_scale, top, timings)
+        return self._rank(per_scale, query.used_frames, top, timings)
 
-    def _rank(self, per_scale: list[np.ndarray], top: int, timings: dict[str, float]) -> Answer:
-        """Ranks songs for query embeddings at one or more tempo scales."""
+    def _rank(self, per_scale: list[np.ndarray], frames: np.ndarray, top: int, timings: dict[str, float]) -> Answer:
+        """Ranks songs for query embeddings at one or more tempo scales, then re-ranks the head by melody."""
         t2 = time.perf_counter()
         embeddings = np.concatenate(per_scale)
         lengths = [len(e) for e in per_scale]
         songs, scores = rank_songs(embeddings, lengths, self.bundle.index, self.bundle.vector_song, self._first, self._count, self.search)
         t3 = time.perf_counter()
-        matches = [
-            Match(self.bundle.songs[s].title, self.bundle.songs[s].artist, self.bundle.songs[s].song_id, float(score))
-            for s, score in zip(songs[:top], scores[:top])
-        ]
+        timings = {**timings, "search": (t3 - t2) * 1000}
+        if self.bundle.contour_values is not None and self.search.rerank > 0:
+            contour = matching_contour(frame_pitches(frames, self.frontend_config))
+            songs, scores = rerank_by_melody(songs, scores, contour, self.bundle.contour, self.search)
+            timings["melody"] = (time.perf_counter() - t3) * 1000
+        rows = [self.bundle.songs[int(s)] for s in songs[:top]]
+        matches = [Match(row.title, row.artist, row.song_id, float(score)) for row, score in zip(rows, scores[:top])]
         runner_up = float(scores[1]) if len(scores) > 1 else -1.0
         confident = bool(len(scores)) and scores[0] >= self.decision.min_score and scores[0] - runner_up >= self.decision.min_margin
-        timings = {**timings, "search": (t3 - t2) * 1000}
         timings["total"] = sum(timings.values())
         return Answer(matches, bool(confident), timings)

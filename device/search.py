@@ -5,6 +5,10 @@ shortlist score is the sum over query windows of its best window similarity (a w
 not retrieve the song contributes that window's weakest retrieved similarity, an upper bound).
 Summing over windows, not taking the single best pair, is what made the prototype work.
 
+Stage 3 (melody re-rank, :func:`rerank_by_melody`): when the bundle carries melody contours, the
+best ``rerank`` songs are compared with the hum's pitch contour by DTW (:mod:`device.melody_match`)
+and their scores lowered by the contour distance; the songs below keep their place beneath.
+
 Stage 2 (rescore): for the shortlisted songs, every query window is compared with every window of
 the song (vectors read back from the index), and the song's score is the mean over query windows
 of the best similarity. Comparing with all of a song's windows removes the "not retrieved" guess.
@@ -25,11 +29,15 @@ class SearchConfig:
 
     tempo_scales: query time-stretch factors tried; each song keeps its best score over them
         (0.8/1.0/1.25 raised held-out top-1 from 0.39 to 0.45 over 500 songs: see README).
+    rerank: the best songs of the embedding ranking that stage 3 re-ranks by melody (0 = off).
+    melody_weight: final score = embedding score - melody_weight x melody DTW cost (semitones).
     """
 
     k_per_window: int = 100
     shortlist: int = 50
     tempo_scales: tuple[float, ...] = (0.8, 1.0, 1.25)
+    rerank: int = 30
+    melody_weight: float = 0.2
 
 
 def shortlist_songs(similarities: np.ndarray, labels: np.ndarray, vector_song: np.ndarray, size: int) -> np.ndarray:
@@ -87,3 +95,23 @@ def rank_songs(
     scores = np.max([rescore(embeddings[v], vectors, bounds) for v in versions], axis=0)
     order = np.argsort(-scores, kind="stable")
     return candidates[order], scores[order]
+
+
+def rerank_by_melody(
+    songs: np.ndarray, scores: np.ndarray, query_contour: np.ndarray, contour_of, config: SearchConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Re-ranks the first ``config.rerank`` songs by ``score - melody_weight * DTW cost``.
+
+    ``contour_of(song)`` gives a song's contour. Songs past the re-ranked head are charged the
+    maximum cost, so they stay below every re-ranked song that matched at all.
+    """
+    from device.melody_match import COST_CAP, match_contours
+
+    head = min(config.rerank, len(songs))
+    if head == 0 or len(query_contour) == 0:
+        return songs, scores
+    costs = match_contours(query_contour, [contour_of(int(s)) for s in songs[:head]])
+    fused = scores.astype(np.float64) - config.melody_weight * COST_CAP
+    fused[:head] = scores[:head] - config.melody_weight * costs
+    order = np.argsort(-fused, kind="stable")
+    return songs[order], fused[order]

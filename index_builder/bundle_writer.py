@@ -18,8 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from device import signing
-from device.bundle import FORMAT_VERSION, INDEX_MEMBER, MANIFEST, MODEL_MEMBER, MODEL_MEMBERS, SONGS_MEMBER, Song, sha256_bytes
+from device.bundle import (
+    FORMAT_VERSION,
+    INDEX_MEMBER,
+    MANIFEST,
+    MELODY_MEMBER,
+    MODEL_MEMBER,
+    MODEL_MEMBERS,
+    SONGS_MEMBER,
+    Song,
+    sha256_bytes,
+)
 from device.frontend import FrontEndConfig
+from device.pitch import pack_contour
 from device.recognizer import Decision
 from device.signing import SIGNATURE_MEMBER
 from device.windows import WindowConfig
@@ -54,8 +65,19 @@ def serialise_index(index) -> bytes:
 def build_index(vectors: np.ndarray, config: IndexConfig) -> bytes:
     """An hnswlib inner-product index of ``vectors`` (labels 0..N-1), serialised."""
     index = new_index(vectors.shape[1], len(vectors), config)
-    index.add_items(np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(vectors)), num_threads=1)
+    index.add_items(np.ascontiguousarray(vectors, dtype=np.float32), np.arange(len(vectors)), num_threads=-1)  # all cores
     return serialise_index(index)
+
+
+def contours_npz(contours: list[np.ndarray]) -> bytes:
+    """Every song's contour packed into one ``.npz`` (``values`` uint8, ``offsets`` int64)."""
+    import io
+
+    packed = [pack_contour(c) for c in contours]
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in packed])]).astype(np.int64)
+    buffer = io.BytesIO()
+    np.savez(buffer, values=np.concatenate([*packed, np.zeros(0, np.uint8)]), offsets=offsets)
+    return buffer.getvalue()
 
 
 def songs_json(songs: list[Song]) -> bytes:
@@ -73,12 +95,14 @@ def write_bundle(
     decision: Decision = Decision(),
     tflite_model: bytes | None = None,
     signing_key=None,
+    contours: list[np.ndarray] | None = None,
 ) -> Path:
     """Writes a new bundle to ``out_path`` via a temporary file and an atomic rename.
 
     ``model`` (ONNX) made the song embeddings; ``tflite_model`` is the same encoder for the TFLite
     backends, carried so a speaker can run either runtime against this bundle. ``signing_key``
-    (Ed25519 private key) signs the manifest.
+    (Ed25519 private key) signs the manifest. ``contours``: each song's melody contour
+    (:mod:`device.pitch`), for the re-ranking stage.
     """
     members = {
         MODEL_MEMBER: model,
@@ -87,6 +111,8 @@ def write_bundle(
     }
     if tflite_model is not None:
         members[MODEL_MEMBERS["tflite"]] = tflite_model
+    if contours is not None:
+        members[MELODY_MEMBER] = contours_npz(contours)
     manifest = {
         "format_version": FORMAT_VERSION,
         "builder_version": __version__,

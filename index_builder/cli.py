@@ -91,7 +91,9 @@ def run_build(args: argparse.Namespace) -> int:
         _report_skipped(result.errors, len(entries))
         return 1
     vectors = result.stacked()
-    write_bundle(args.output, model, result.songs, vectors, frontend, windows, tflite_model=tflite_model, signing_key=key)
+    write_bundle(
+        args.output, model, result.songs, vectors, frontend, windows, tflite_model=tflite_model, signing_key=key, contours=result.contours
+    )
     print(_summary(args.output, len(result.songs), len(vectors), key is not None) + f" ({result.from_cache} songs from the cache)")
     _report_skipped(result.errors, len(entries))
     return 0

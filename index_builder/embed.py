@@ -1,13 +1,15 @@
-"""One song file -> its window embeddings, with the device's own front end and encoder.
+"""One song file -> its window embeddings and melody contour, with the device's own front end and encoder.
 
 Audio files are decoded and converted by :mod:`device.audio_io`; melody files (MIDI, ABC) are
 rendered to audio first with a fixed instrument and seed, so a catalog renders identically on
-every build.
+every build. The melody contour of a melody file comes from its notes (exact); that of an audio
+file from the same pitch tracker that reads hums (:mod:`device.pitch`), which follows the lead
+line of a melody-dominated recording and is noisier in a dense mix.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,38 +17,50 @@ import numpy as np
 from device.audio_io import AUDIO_SUFFIXES, check_not_silent, read_audio
 from device.encoder_runtime import Encoder
 from device.frontend import FrontEndConfig, compute_features
+from device.pitch import frame_pitches, matching_contour, notes_contour
 from device.windows import WindowConfig, cut_windows
-from models.melody import read_melody_file
+from models.melody import NoteEvents, read_melody_file
 from models.render import CATALOG_INSTRUMENT, render_notes
 
 RENDER_SEED = 1234
+CONTOUR_VERSION = 1  # part of the embedding-cache key: bump when contours are computed differently
 
 
 @dataclass
 class SongEmbedding:
     vectors: np.ndarray  # (n_windows, dim) unit vectors
     duration_s: float
+    contour: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # device.pitch.matching_contour
 
 
-def song_audio(path: Path, sample_rate: int) -> np.ndarray:
-    """Mono float32 audio of a song file at ``sample_rate`` (melody files are rendered)."""
-    if path.suffix.lower() in AUDIO_SUFFIXES:
-        audio = read_audio(path, sample_rate)
-    else:
-        events = read_melody_file(path)
-        audio = render_notes(events, CATALOG_INSTRUMENT, sample_rate, rng=np.random.default_rng(RENDER_SEED))
-    check_not_silent(audio, str(path))
-    return audio
+def embed_audio(
+    audio: np.ndarray,
+    encoder: Encoder,
+    frontend: FrontEndConfig,
+    windows: WindowConfig,
+    what: str = "song",
+    notes: NoteEvents | None = None,
+) -> SongEmbedding:
+    """Song audio (mono, at ``frontend.sample_rate``) -> its song-window embeddings and contour.
 
-
-def embed_audio(audio: np.ndarray, encoder: Encoder, frontend: FrontEndConfig, windows: WindowConfig, what: str = "song") -> SongEmbedding:
-    """Song audio (mono, at ``frontend.sample_rate``) -> its song-window embeddings."""
+    ``notes``: the melody, when the song came from a melody file (its contour is then exact).
+    """
     frames = compute_features(audio, frontend)
     if len(frames) == 0:
         raise ValueError(f"{what}: too short to analyse")
     cut = cut_windows(frames, windows.length, windows.song_hop)
-    return SongEmbedding(encoder.embed(cut), len(audio) / frontend.sample_rate)
+    if notes is not None:
+        pitches = notes_contour(notes.onset, notes.dur, notes.pitch, frontend.frame_rate)
+    else:
+        pitches = frame_pitches(frames, frontend)
+    return SongEmbedding(encoder.embed(cut), len(audio) / frontend.sample_rate, matching_contour(pitches))
 
 
 def embed_song(path: Path, encoder: Encoder, frontend: FrontEndConfig, windows: WindowConfig) -> SongEmbedding:
-    return embed_audio(song_audio(path, frontend.sample_rate), encoder, frontend, windows, str(path))
+    if path.suffix.lower() in AUDIO_SUFFIXES:
+        audio, notes = read_audio(path, frontend.sample_rate), None
+    else:
+        notes = read_melody_file(path)
+        audio = render_notes(notes, CATALOG_INSTRUMENT, frontend.sample_rate, rng=np.random.default_rng(RENDER_SEED))
+    check_not_silent(audio, str(path))
+    return embed_audio(audio, encoder, frontend, windows, str(path), notes)

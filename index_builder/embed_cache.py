@@ -45,7 +45,7 @@ class EmbeddingCache:
             return None
         try:
             with np.load(path, allow_pickle=False) as data:
-                return SongEmbedding(data["vectors"].astype(np.float32), float(data["duration_s"]))
+                return SongEmbedding(data["vectors"].astype(np.float32), float(data["duration_s"]), data["contour"].astype(np.float32))
         except (OSError, ValueError, KeyError) as exc:  # a torn or foreign file: embed again
             logger.warning("ignoring unreadable cache entry %s (%s)", path, exc)
             return None
@@ -55,5 +55,10 @@ class EmbeddingCache:
         path = self._path(file_sha256)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
-        np.savez(tmp, vectors=embedding.vectors.astype(np.float32), duration_s=np.float64(embedding.duration_s))
+        np.savez(
+            tmp,
+            vectors=embedding.vectors.astype(np.float32),
+            duration_s=np.float64(embedding.duration_s),
+            contour=embedding.contour.astype(np.float32),
+        )
         os.replace(tmp, path)

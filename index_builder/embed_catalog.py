@@ -22,7 +22,7 @@ from device.encoder_runtime import OnnxEncoder
 from device.frontend import FrontEndConfig
 from device.windows import WindowConfig
 from index_builder.catalog import CatalogEntry, file_sha256
-from index_builder.embed import RENDER_SEED, SongEmbedding, embed_song
+from index_builder.embed import CONTOUR_VERSION, RENDER_SEED, SongEmbedding, embed_song
 from index_builder.embed_cache import EmbeddingCache
 from models.melody import MelodyError
 
@@ -74,6 +74,7 @@ class CatalogEmbedding:
 
     songs: list[Song] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)
+    contours: list[np.ndarray] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     from_cache: int = 0
 
@@ -84,7 +85,13 @@ class CatalogEmbedding:
 def cache_settings(model: bytes, frontend: FrontEndConfig, windows: WindowConfig) -> dict:
     from device.bundle import sha256_bytes
 
-    return {"model": sha256_bytes(model), "frontend": frontend.to_dict(), "windows": windows.to_dict(), "render_seed": RENDER_SEED}
+    return {
+        "model": sha256_bytes(model),
+        "frontend": frontend.to_dict(),
+        "windows": windows.to_dict(),
+        "render_seed": RENDER_SEED,
+        "contour_version": CONTOUR_VERSION,
+    }
 
 
 def embed_catalog(
@@ -141,5 +148,6 @@ def embed_catalog(
             Song(entry.song_id, entry.title, entry.artist, hashes[entry.relative], round(result.duration_s, 2), first, len(result.vectors))
         )
         out.vectors.append(result.vectors)
+        out.contours.append(result.contour)
         first += len(result.vectors)
     return out

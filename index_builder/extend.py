@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from device.bundle import INDEX_MEMBER, MANIFEST, SONGS_MEMBER, Bundle, read_members
+from device.bundle import INDEX_MEMBER, MANIFEST, MELODY_MEMBER, SONGS_MEMBER, Bundle, read_members
 from device.signing import SIGNATURE_MEMBER
-from index_builder.bundle_writer import serialise_index, songs_json, write_archive
+from index_builder.bundle_writer import contours_npz, serialise_index, songs_json, write_archive
 from index_builder.catalog import CatalogEntry
 from index_builder.embed_catalog import CatalogEmbedding
 
@@ -67,4 +67,7 @@ def extend_bundle(bundle: Bundle, added: CatalogEmbedding, out_path: Path, signi
     songs = [*bundle.songs, *added.songs]
     members[INDEX_MEMBER] = serialise_index(index)
     members[SONGS_MEMBER] = songs_json(songs)
+    if bundle.contour_values is not None:  # a bundle made before contours existed stays without them
+        old_contours = [bundle.contour(i) for i in range(len(bundle.songs))]
+        members[MELODY_MEMBER] = contours_npz(old_contours + added.contours)
     return write_archive(out_path, dict(bundle.manifest), members, songs, old_count + len(vectors), signing_key)

@@ -1,0 +1,116 @@
+"""Melody contours: the sung or played pitch over time, in semitones, from the one front end.
+
+The front end's bands are log-spaced at two per semitone, so the k-th harmonic of a note sits a
+fixed number of bands above its fundamental (24·log2 k). Summing each candidate's harmonics
+(with weights that decay with k, which keeps the octave below from winning) gives a pitch
+salience per frame; its peak, refined by a parabola through the neighbouring bands, is the
+pitch. A hum, a "la", a whistle and the lead line of a melody-dominated recording all give a
+contour this way, with no second signal path: the device computes it from the frames it already
+has.
+
+Contours are compared (see :mod:`device.melody_match`) as "voiced frames only" sequences at a
+third of the frame rate (8.3 per second): rests and breaths carry no melody, and how long a
+person pauses varies more than anything else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from device.frontend import FrontEndConfig
+
+HARMONICS = 8
+HARMONIC_DECAY = 0.8
+FMIN_PITCH_HZ = 75.0
+FMAX_PITCH_HZ = 2600.0
+CONTOUR_DECIMATION = 3  # 25 frames/s -> 8.3 contour values/s
+VOICING_DB = 35.0  # frames this far below the loudest frames count as silence
+MIN_PEAKINESS = 1.6  # salience peak / mean salience below this = noise, not a note
+
+
+def _harmonic_offsets(config: FrontEndConfig) -> np.ndarray:
+    return np.round(12 * config.bands_per_semitone * np.log2(np.arange(1, HARMONICS + 1))).astype(int)
+
+
+def band_to_midi(band: np.ndarray, config: FrontEndConfig) -> np.ndarray:
+    """MIDI note number (float) of a (fractional) band index."""
+    fmin_midi = 69.0 + 12.0 * np.log2(config.fmin_hz / 440.0)
+    return fmin_midi + band / config.bands_per_semitone
+
+
+def frame_pitches(frames: np.ndarray, config: FrontEndConfig = FrontEndConfig()) -> np.ndarray:
+    """Log-band frames (T, bands) -> pitch per frame in MIDI semitones (float32), NaN where unvoiced."""
+    frames = np.asarray(frames, dtype=np.float32)
+    if len(frames) == 0:
+        return np.zeros(0, np.float32)
+    amplitude = np.exp(0.5 * (frames - frames.max()))  # sqrt of power, relative to the loudest band
+    n_bands = frames.shape[1]
+    offsets = _harmonic_offsets(config)
+    low = int(np.ceil(config.bands_per_semitone * 12 * np.log2(FMIN_PITCH_HZ / config.fmin_hz)))
+    high = min(int(config.bands_per_semitone * 12 * np.log2(FMAX_PITCH_HZ / config.fmin_hz)), n_bands - 2)
+    candidates = np.arange(max(low, 1), high + 1)
+    salience = np.zeros((len(frames), len(candidates)), np.float32)
+    for k, offset in enumerate(offsets):
+        bands = candidates + offset
+        inside = bands < n_bands
+        salience[:, inside] += HARMONIC_DECAY**k * amplitude[:, bands[inside]]
+    best = np.argmax(salience, axis=1)
+    rows = np.arange(len(frames))
+    peak = salience[rows, best]
+    left = salience[rows, np.maximum(best - 1, 0)]
+    right = salience[rows, np.minimum(best + 1, len(candidates) - 1)]
+    curvature = left - 2 * peak + right
+    shift = np.where(curvature < 0, 0.5 * (left - right) / np.where(curvature < 0, curvature, -1), 0.0)
+    pitch = band_to_midi(candidates[best] + np.clip(shift, -0.5, 0.5), config).astype(np.float32)
+    energy_db = 10 * np.log10(np.sum(amplitude**2, axis=1) + 1e-12)
+    loud = np.percentile(energy_db, 95)
+    peakiness = peak / (salience.mean(axis=1) + 1e-12)
+    voiced = (energy_db > loud - VOICING_DB) & (peakiness > MIN_PEAKINESS)
+    pitch[~voiced] = np.nan
+    return pitch
+
+
+def matching_contour(pitches: np.ndarray) -> np.ndarray:
+    """Per-frame pitches (NaN = unvoiced) -> the voiced-only, decimated sequence that matching compares.
+
+    Isolated voiced frames (one frame between silences: clicks, breaths) are dropped, and each
+    output value is the median of ``CONTOUR_DECIMATION`` voiced frames, which removes single-frame
+    octave jumps.
+    """
+    pitches = np.asarray(pitches, dtype=np.float32)
+    voiced = ~np.isnan(pitches)
+    if len(pitches) >= 3:
+        neighbours = np.zeros_like(voiced)
+        neighbours[1:] |= voiced[:-1]
+        neighbours[:-1] |= voiced[1:]
+        voiced &= neighbours
+    values = pitches[voiced]
+    usable = len(values) // CONTOUR_DECIMATION * CONTOUR_DECIMATION
+    if usable == 0:
+        return np.zeros(0, np.float32)
+    return np.median(values[:usable].reshape(-1, CONTOUR_DECIMATION), axis=1).astype(np.float32)
+
+
+def notes_contour(onsets_s: np.ndarray, durations_s: np.ndarray, pitches: np.ndarray, frame_rate: float) -> np.ndarray:
+    """A symbolic melody (seconds, seconds, MIDI numbers) as per-frame pitches at ``frame_rate`` (NaN in rests)."""
+    if len(onsets_s) == 0:
+        return np.zeros(0, np.float32)
+    end = float(np.max(np.asarray(onsets_s) + np.asarray(durations_s)))
+    out = np.full(int(np.ceil(end * frame_rate)) + 1, np.nan, np.float32)
+    for onset, duration, pitch in zip(onsets_s, durations_s, pitches):
+        span = slice(int(round(onset * frame_rate)), int(round((onset + duration) * frame_rate)))
+        out[span] = np.fmax(out[span], pitch)  # several voices: the highest note carries the tune (skyline)
+    return out
+
+
+PITCH_CLASS_STEPS = 20  # stored contour resolution: 1/20 semitone
+
+
+def pack_contour(contour: np.ndarray) -> np.ndarray:
+    """A contour as uint8 pitch classes in 1/20 semitone: matching folds octaves, so nothing is lost."""
+    steps = np.round(np.mod(contour, 12.0) * PITCH_CLASS_STEPS).astype(np.int64)
+    return np.mod(steps, 12 * PITCH_CLASS_STEPS).astype(np.uint8)
+
+
+def unpack_contour(packed: np.ndarray) -> np.ndarray:
+    return packed.astype(np.float32) / PITCH_CLASS_STEPS
