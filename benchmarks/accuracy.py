@@ -1,14 +1,26 @@
-"""Accuracy on held-out tunes: top-1, top-10 and MRR of synthetic hums against a rendered catalog.
+"""Accuracy on held-out tunes: top-1, top-10 and MRR of synthetic hums, ours against two baselines.
 
-    python -m benchmarks.accuracy --songs 1000 --queries 300 --seed 0 [--tempo-scales 1.0 0.8,1.0,1.25]
+    python -m benchmarks.accuracy --songs 2000 --queries 300 --negatives 150 --seed 0 [--catalog-melody notes|audio] [--fit-decision]
 
-The catalog is ``--songs`` held-out tunes (never trained on), each rendered as an "original
-recording" (an arrangement in a random key and tempo, ``--render arrangement``) or as a bare piano
-melody like the index builder renders MIDI files (``--render melody``). Targets are a random subset
-of the same catalog, so they are neither longer nor shorter than the distractors. Each query is a
-hum of 4-15 s starting anywhere in its tune, with random style, key, tempo, errors, room and noise.
-The catalog goes through the real code path: device front end, shipped int8 encoder, bundle
-writer, bundle loader and :class:`device.recognizer.Recognizer`.
+Catalog: every held-out tune (never trained on) but the 50 kept back as "not in the catalog",
+topped up with training tunes as distractors when ``--songs`` asks for more (the split holds
+1,294 held-out tunes). Each song is rendered as an "original recording" (an arrangement in a
+random key and tempo; ``--render melody``: a bare piano melody). Its melody contour comes from its
+notes (``--catalog-melody notes``: a MIDI/ABC catalog) or from the rendered audio by the pitch
+tracker (``audio``: a catalog of recordings). Queries hum held-out catalog tunes only, 4-15 s
+starting anywhere, with random style, key, tempo, errors, room and noise; so targets are neither
+longer nor shorter than the distractors. The catalog goes through the real code path: device
+front end, shipped int8 encoder, bundle writer, bundle loader, :class:`device.recognizer.Recognizer`.
+
+Systems on the same queries:
+- ours: embedding shortlist + melody re-ranking (what ships);
+- embedding only (re-ranking off);
+- baseline "pitch + DTW": the hum's contour against every song's melody notes, whole catalog;
+- baseline "MFCC + cosine": MFCC statistics of hum and recording.
+
+The decision table fits the calibrated confidence (:class:`device.recognizer.Decision`) on half of
+the queries and reports it on the other half, both ways (2-fold), with ``--negatives`` hums of
+tunes NOT in the catalog; ``--fit-decision`` prints the weights fitted on all of them.
 """
 
 from __future__ import annotations
@@ -17,43 +29,70 @@ import argparse
 import tempfile
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.baselines import dtw_ranking, mfcc_ranking, mfcc_statistics
 from device.bundle import Song, load_bundle
 from device.encoder_runtime import OnnxEncoder
-from device.frontend import FrontEndConfig
-from device.recognizer import Recognizer
+from device.frontend import FrontEndConfig, compute_features
+from device.pitch import frame_pitches, matching_contour, notes_contour
+from device.recognizer import Decision, Recognizer
 from device.search import SearchConfig
 from device.windows import WindowConfig
 from index_builder.bundle_writer import write_bundle
 from index_builder.cli import DEFAULT_MODEL
 from index_builder.embed import embed_audio
 from models.hum import choose_seconds_per_beat, render_hum
-from models.melody import Melody, load_tune_cache, tune_split
+from models.melody import Melody, NoteEvents, load_tune_cache, tune_split
 from models.render import render_arrangement, render_notes
 
+OUTSIDERS_KEPT = 50
 
-def render_song(melody: Melody, how: str, rng: np.random.Generator) -> np.ndarray:
+
+def render_song(melody: Melody, how: str, rng: np.random.Generator) -> tuple[np.ndarray, NoteEvents]:
+    """(audio, the notes it plays) of one catalog song in a random key and tempo."""
     spb = choose_seconds_per_beat(melody, rng)
     events = melody.to_events(spb, transpose=int(rng.integers(-4, 5)))
     if how == "melody":
-        return render_notes(events, rng=rng)
-    return render_arrangement(events, spb, rng, events.end_s + 1.0)
+        return render_notes(events, rng=rng), events
+    return render_arrangement(events, spb, rng, events.end_s + 1.0), events
 
 
-def build_catalog(tunes: list[Melody], how: str, model: bytes, out: Path, seed: int, tflite_model: bytes | None = None) -> Path:
-    """Renders every tune, embeds it with ``model`` as the index builder does, and writes their bundle."""
+def build_catalog(
+    tunes: list[Melody],
+    how: str,
+    model: bytes,
+    out: Path,
+    seed: int,
+    tflite_model: bytes | None = None,
+    melody_from: str = "notes",
+    extras: dict | None = None,
+) -> Path:
+    """Renders every tune, embeds it as the index builder does, and writes their bundle.
+
+    ``melody_from``: song contours from the notes ("notes") or from the rendered audio ("audio").
+    ``extras``: when given, filled with what the baselines need ("notes_contours", "mfcc").
+    """
     encoder = OnnxEncoder(model, threads=2)
     frontend, windows = FrontEndConfig(), WindowConfig()
-    songs, vectors, first = [], [], 0
+    songs, vectors, contours, first = [], [], [], 0
+    note_contours, mfcc = [], []
     for i, melody in enumerate(tunes):
-        song = embed_audio(render_song(melody, how, np.random.default_rng([seed, i])), encoder, frontend, windows, melody.key)
+        audio, events = render_song(melody, how, np.random.default_rng([seed, i]))
+        song = embed_audio(audio, encoder, frontend, windows, melody.key, events if melody_from == "notes" else None)
         songs.append(Song(melody.key, melody.title, "", "", round(song.duration_s, 2), first, len(song.vectors)))
         vectors.append(song.vectors)
+        contours.append(song.contour)
         first += len(song.vectors)
-    write_bundle(out, model, songs, np.concatenate(vectors), frontend, windows, tflite_model=tflite_model)
+        if extras is not None:
+            note_contours.append(matching_contour(notes_contour(events.onset, events.dur, events.pitch, frontend.frame_rate)))
+            mfcc.append(mfcc_statistics(audio))
+    if extras is not None:
+        extras["notes_contours"], extras["mfcc"] = note_contours, np.stack(mfcc)
+    write_bundle(out, model, songs, np.concatenate(vectors), frontend, windows, tflite_model=tflite_model, contours=contours)
     return out
 
 
@@ -72,75 +111,127 @@ def bucket(name: str, value: float) -> str:
     return f"{name}<{low}" if value < low else (f"{name}>={high}" if value >= high else f"{low}<={name}<{high}")
 
 
+def choose_catalog(n_songs: int, seed: int) -> tuple[list[Melody], int, list[Melody]]:
+    """(catalog, how many of its first songs are held-out targets, outsiders not in the catalog)."""
+    tunes = load_tune_cache()
+    train, held_out = tune_split(tunes)
+    order = np.random.default_rng(seed).permutation(held_out)
+    targets = [tunes[k] for k in order[: min(n_songs, len(held_out) - OUTSIDERS_KEPT)]]
+    outsiders = [tunes[k] for k in order[len(targets) :]]
+    distractors = [tunes[k] for k in np.random.default_rng(seed + 1).permutation(train)[: max(n_songs - len(targets), 0)]]
+    return targets + distractors, len(targets), outsiders
+
+
+def rank_of(order: np.ndarray, target: int) -> int:
+    return int(np.flatnonzero(order == target)[0]) + 1
+
+
+def fit_logistic(features: np.ndarray, labels: np.ndarray, steps: int = 3000, rate: float = 0.5) -> np.ndarray:
+    """(w_score, w_lead, bias) maximising the likelihood of ``labels`` (1 = right answer) by gradient descent."""
+    x = np.column_stack([features, np.ones(len(features))])
+    w = np.zeros(3)
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        w -= rate * (x.T @ (p - labels) / len(x) + 1e-4 * np.r_[w[:2], 0.0])
+    return w
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--songs", type=int, default=1000)
+    parser.add_argument("--songs", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--render", choices=["arrangement", "melody"], default="arrangement")
+    parser.add_argument("--catalog-melody", choices=["notes", "audio"], default="notes", help="song contours from notes or from audio")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--negatives", type=int, default=100, help="hums of held-out tunes NOT in the catalog")
-    parser.add_argument(
-        "--tempo-scales",
-        nargs="+",
-        default=["0.8,1.0,1.25"],
-        help="search variants to compare on the same queries, each a comma list of query time-stretch factors (e.g. 1.0 0.8,1.0,1.25)",
-    )
+    parser.add_argument("--negatives", type=int, default=150, help="hums of held-out tunes NOT in the catalog")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the DTW and MFCC baselines")
+    parser.add_argument("--fit-decision", action="store_true", help="print the confidence weights fitted on all queries")
     args = parser.parse_args()
 
-    tunes = load_tune_cache()
-    _, held_out = tune_split(tunes)
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(held_out)
-    catalog = [tunes[k] for k in order[: min(args.songs, len(held_out) - 50)]]
-    outsiders = [tunes[k] for k in order[len(catalog) :]]
+    catalog, n_targets, outsiders = choose_catalog(args.songs, args.seed)
     started = time.time()
+    extras: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
-        bundle = load_bundle(build_catalog(catalog, args.render, args.model.read_bytes(), Path(tmp) / "bench.humbundle", args.seed))
+        path = Path(tmp) / "bench.humbundle"
+        build_catalog(catalog, args.render, args.model.read_bytes(), path, args.seed, melody_from=args.catalog_melody, extras=extras)
+        bundle = load_bundle(path)
     build_s = time.time() - started
     queries = []
     for q in range(args.queries):
         qrng = np.random.default_rng([args.seed, 10**6 + q])
-        target = catalog[int(qrng.integers(len(catalog)))]
-        queries.append((target, *random_hum(target, catalog, qrng)))
+        target = int(qrng.integers(n_targets))
+        queries.append((target, *random_hum(catalog[target], catalog, qrng)))
     outsider_hums = [
         random_hum(outsiders[q % len(outsiders)], catalog, np.random.default_rng([args.seed, 2 * 10**6 + q]))[0]
         for q in range(args.negatives)
     ]
-    for variant in args.tempo_scales:
-        scales = tuple(float(x) for x in variant.split(","))
-        recognizer = Recognizer(bundle, threads=1, search=SearchConfig(tempo_scales=scales))
-        print(
-            f"\ncatalog: {len(catalog)} held-out tunes rendered as {args.render}; {args.queries} hums; "
-            f"model {args.model.name}; query tempo scales {scales}; catalog built in {build_s:.0f} s\n"
-        )
-        evaluate(recognizer, catalog, queries, outsider_hums)
-
-
-def evaluate(recognizer: Recognizer, catalog: list[Melody], queries: list, outsider_hums: list[np.ndarray]) -> None:
-    """Prints the accuracy table by condition and the decision table for one search variant."""
-    ranks, groups, answers = [], defaultdict(list), []
+    print(
+        f"\ncatalog: {len(catalog)} songs ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
+        f"rendered as {args.render}, melody contours from {args.catalog_melody}; {args.queries} hums; "
+        f"{args.negatives} hums of tunes not in the catalog; model {args.model.name}; catalog built in {build_s:.0f} s\n"
+    )
+    ours = Recognizer(bundle, threads=1)
+    embedding_only = Recognizer(bundle, threads=1, search=replace(SearchConfig(), rerank=0))
+    systems = {"ours": [], "embedding only": []}
+    if not args.no_baselines:
+        systems.update({"pitch + DTW (baseline)": [], "MFCC + cosine (baseline)": []})
+    seconds = defaultdict(float)
+    answers = []
+    ids = {s.song_id: i for i, s in enumerate(bundle.songs)}
+    frontend = bundle.frontend
     for target, audio, cond, length in queries:
-        answer = recognizer.recognize_audio(audio, top=len(catalog))
-        answers.append(answer)
-        ids = [m.song_id for m in answer.matches]
-        rank = ids.index(target.key) + 1 if target.key in ids else len(catalog) + 1
-        ranks.append(rank)
-        for key in (
-            f"style={cond.style}",
-            f"noise={cond.noise_kind}",
-            bucket("snr_db", cond.snr_db),
-            bucket("tempo_factor", cond.tempo_factor),
-            bucket("length_s", length),
-        ):
-            groups[key].append(rank)
-    print(f"| {'condition':<24} | {'n':>4} | {'top-1':>6} | {'top-10':>6} | {'MRR':>6} |")
-    print(f"|{'-' * 26}|{'-' * 6}|{'-' * 8}|{'-' * 8}|{'-' * 8}|")
-    for name, values in [("all", ranks), *sorted(groups.items())]:
-        r = np.asarray(values)
-        print(f"| {name:<24} | {len(r):>4} | {np.mean(r == 1):>6.3f} | {np.mean(r <= 10):>6.3f} | {np.mean(1 / r):>6.3f} |")
-    outsider_answers = [recognizer.recognize_audio(audio, top=2) for audio in outsider_hums]
-    print_decision_table(recognizer.decision, ranks, answers, outsider_answers)
+        for name, recognizer in (("ours", ours), ("embedding only", embedding_only)):
+            t = time.perf_counter()
+            answer = recognizer.recognize_audio(audio, top=len(catalog))
+            seconds[name] += time.perf_counter() - t
+            order = np.array([ids[m.song_id] for m in answer.matches])
+            systems[name].append((rank_of(order, target), cond, length))
+            if name == "ours":
+                answers.append(answer)
+        if not args.no_baselines:
+            t = time.perf_counter()
+            contour = matching_contour(frame_pitches(compute_features(audio, frontend), frontend))
+            systems["pitch + DTW (baseline)"].append((rank_of(dtw_ranking(contour, extras["notes_contours"]), target), cond, length))
+            seconds["pitch + DTW (baseline)"] += time.perf_counter() - t
+            t = time.perf_counter()
+            systems["MFCC + cosine (baseline)"].append((rank_of(mfcc_ranking(audio, extras["mfcc"]), target), cond, length))
+            seconds["MFCC + cosine (baseline)"] += time.perf_counter() - t
+    print_systems(systems, seconds, len(queries))
+    print_conditions(systems)
+    outsider_answers = [ours.recognize_audio(audio, top=2) for audio in outsider_hums]
+    print_decision(ours.decision, [r for r, _, _ in systems["ours"]], answers, outsider_answers, args.fit_decision)
+
+
+def print_systems(systems: dict, seconds: dict, n: int) -> None:
+    print("| system | top-1 | top-10 | MRR | ms per query (one core) |")
+    print("|---|---|---|---|---|")
+    for name, rows in systems.items():
+        r = np.asarray([rank for rank, _, _ in rows])
+        print(f"| {name} | {np.mean(r == 1):.3f} | {np.mean(r <= 10):.3f} | {np.mean(1 / r):.3f} | {1000 * seconds[name] / n:.0f} |")
+
+
+def print_conditions(systems: dict) -> None:
+    groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    for name, rows in systems.items():
+        for rank, cond, length in rows:
+            for key in (
+                "all",
+                f"style={cond.style}",
+                f"noise={cond.noise_kind}",
+                bucket("snr_db", cond.snr_db),
+                bucket("tempo_factor", cond.tempo_factor),
+                bucket("length_s", length),
+            ):
+                groups[key][name].append(rank)
+    names = list(systems)
+    print("\ntop-1 by condition (ours: top-1 / top-10 / MRR)\n")
+    print("| condition | n | ours | " + " | ".join(names[1:]) + " |")
+    print("|---|---|---|" + "---|" * (len(names) - 1))
+    for key in ["all", *sorted(k for k in groups if k != "all")]:
+        ours = np.asarray(groups[key]["ours"])
+        others = " | ".join(f"{np.mean(np.asarray(groups[key][n]) == 1):.3f}" for n in names[1:])
+        print(f"| {key} | {len(ours)} | {np.mean(ours == 1):.3f} / {np.mean(ours <= 10):.3f} / {np.mean(1 / ours):.3f} | {others} |")
 
 
 def score_and_lead(answer) -> tuple[float, float]:
@@ -148,23 +239,38 @@ def score_and_lead(answer) -> tuple[float, float]:
     return scores[0], scores[0] - (scores[1] if len(scores) > 1 else -1.0)
 
 
-def print_decision_table(decision, ranks: list[int], answers: list, outsider_answers: list) -> None:
-    """Hit rate and false-accept rate of "confident" at the shipped thresholds and nearby ones."""
-    correct = np.asarray(ranks) == 1
+def print_decision(decision: Decision, ranks: list[int], answers: list, outsider_answers: list, fit_all: bool) -> None:
+    """Calibrated confidence, cross-fitted (2-fold) on in-catalog and not-in-catalog hums."""
     inside = np.array([score_and_lead(a) for a in answers])
-    outside = np.array([score_and_lead(a) for a in outsider_answers]) if outsider_answers else np.zeros((0, 2))
-    print(
-        f"\nconfident = best score >= min_score and lead over the runner-up >= min_margin ({len(outside)} hums of tunes NOT in the catalog)"
-    )
-    print("| min_score | min_margin | hit rate (confident & right) | confident & wrong | false accepts (not in catalog) |")
-    print("|---|---|---|---|---|")
-    for min_score in sorted({decision.min_score, 0.4, 0.5, 0.6}):
-        for min_margin in sorted({decision.min_margin, 0.01, 0.02, 0.04, 0.06}):
-            ok_in = (inside[:, 0] >= min_score) & (inside[:, 1] >= min_margin)
-            ok_out = (outside[:, 0] >= min_score) & (outside[:, 1] >= min_margin) if len(outside) else np.zeros(0, bool)
-            mark = " (shipped)" if (min_score, min_margin) == (decision.min_score, decision.min_margin) else ""
-            far = f"{ok_out.mean():.3f}" if len(ok_out) else "n/a"
-            print(f"| {min_score}{mark} | {min_margin} | {np.mean(ok_in & correct):.3f} | {np.mean(ok_in & ~correct):.3f} | {far} |")
+    outside = np.array([score_and_lead(a) for a in outsider_answers]).reshape(-1, 2)
+    features = np.vstack([inside, outside])
+    labels = np.concatenate([np.asarray(ranks) == 1, np.zeros(len(outside), bool)]).astype(float)
+    is_inside = np.arange(len(features)) < len(inside)
+    fold = np.arange(len(features)) % 2
+    probability = np.zeros(len(features))
+    for k in (0, 1):
+        w = fit_logistic(features[fold != k], labels[fold != k])
+        probability[fold == k] = 1.0 / (1.0 + np.exp(-(np.column_stack([features[fold == k], np.ones((fold == k).sum())]) @ w)))
+    right = labels.astype(bool)
+    print(f"\ncalibrated confidence, 2-fold cross-fitted ({is_inside.sum()} hums in the catalog, {(~is_inside).sum()} not)")
+    print("| min confidence | confident & right (of in-catalog) | confident & wrong (of in-catalog) | false accepts (of not-in-catalog) |")
+    print("|---|---|---|---|")
+    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        yes = probability >= threshold
+        mark = " (shipped)" if threshold == decision.min_confidence and decision.weights is not None else ""
+        print(
+            f"| {threshold}{mark} | {np.mean(yes[is_inside] & right[is_inside]):.3f} | {np.mean(yes[is_inside] & ~right[is_inside]):.3f} | "
+            f"{np.mean(yes[~is_inside]):.3f} |"
+        )
+    bins = np.clip((probability * 5).astype(int), 0, 4)
+    print("\ncalibration: | predicted | n | observed right |")
+    for b in range(5):
+        m = bins == b
+        if m.any():
+            print(f"| {b / 5:.1f}-{(b + 1) / 5:.1f} | {m.sum()} | {labels[m].mean():.3f} |")
+    if fit_all:
+        w = fit_logistic(features, labels)
+        print(f"\nweights fitted on all: ({w[0]:.4f}, {w[1]:.4f}, {w[2]:.4f})")
 
 
 if __name__ == "__main__":

@@ -130,18 +130,15 @@ def big_bundle(n_songs: int, vectors_per_song: int) -> Path:
 def resident_memory_mb(bundle: Path) -> tuple[float, float]:
     """(resident MB after answering one hum, peak resident MB) of a fresh process that loads ``bundle``.
 
-    Resident is read after ``release_free_memory``, as the listen loop does after every answer.
     Peak is VmHWM (reset by exec, unlike ``ru_maxrss``, which a child inherits from a big parent).
     """
     code = (
         "import sys, numpy as np\n"
         "from device.bundle import load_bundle\n"
-        "from device.memory import release_free_memory\n"
         "from device.recognizer import Recognizer\n"
         "r = Recognizer(load_bundle(sys.argv[1]))\n"
         "t = np.arange(16000 * 8) / 16000\n"
         "r.recognize_audio((0.1 * np.sin(2 * np.pi * 220 * t * (1 + 0.05 * np.sin(3 * t)))).astype(np.float32))\n"
-        "release_free_memory()\n"
         "status = dict(x.split(':', 1) for x in open('/proc/self/status'))\n"
         "print(int(status['VmRSS'].split()[0]), int(status['VmHWM'].split()[0]))\n"
     )

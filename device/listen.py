@@ -22,7 +22,6 @@ from device.audio_io import AudioError
 from device.capture import MicrophoneCapture, MicrophoneError
 from device.controls import Feedback, PushButton
 from device.encoder_runtime import ModelError
-from device.memory import release_free_memory
 from device.recognizer import Answer, QueryError, Recognizer
 
 logger = logging.getLogger(__name__)
@@ -117,7 +116,6 @@ class ListenLoop:
             record = self.handle_press()
             self.presses += 1
             self.emit(record)
-            release_free_memory()  # after the answer is out: not on the latency path
             while not self.button.wait_for_release(timeout=0.2):
                 if self.stop_event.is_set():
                     return

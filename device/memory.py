@@ -3,6 +3,9 @@
 glibc keeps memory freed by Python, numpy and onnxruntime in its heap; after loading a big bundle
 or answering a query that is tens of MB a Pi could use for something else. ``malloc_trim(0)``
 returns it. A no-op where the C library is not glibc.
+
+Called once, after a bundle is loaded (nothing else runs then). Not called between presses: with
+PortAudio's capture threads around it was seen to stall the ALSA capture of the next press.
 """
 
 from __future__ import annotations

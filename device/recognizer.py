@@ -41,37 +41,62 @@ class Match:
 
 @dataclass
 class Answer:
+    """Ranked matches; ``confident``: whether to name the first; ``confidence``: calibrated probability it is right."""
+
     matches: list[Match]
     confident: bool
     timings_ms: dict[str, float] = field(default_factory=dict)
+    confidence: float | None = None
 
     def to_dict(self) -> dict:
-        return {
-            "matches": [m.to_dict() for m in self.matches],
-            "confident": self.confident,
-            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
-        }
+        out = {"matches": [m.to_dict() for m in self.matches], "confident": self.confident}
+        if self.confidence is not None:
+            out["confidence"] = round(self.confidence, 4)
+        out["timings_ms"] = {k: round(v, 2) for k, v in self.timings_ms.items()}
+        return out
 
 
 @dataclass(frozen=True)
 class Decision:
-    """When an answer is confident: the best score and its lead over the runner-up clear both bars.
+    """When an answer is confident.
 
-    The defaults come from ``benchmarks/accuracy.py`` (500 held-out songs): a lead of 0.06 let
-    through 6 % of hums of tunes not in the catalog and 2 % wrong answers. Scores of this model
-    cluster high, so the lead carries the decision. Bundles carry their own values.
+    With ``weights`` (what ``benchmarks/accuracy.py --fit-decision`` fits), the answer carries a
+    calibrated ``confidence`` = logistic(w_score * best + w_lead * (best - runner-up) + bias): the
+    probability, measured on held-out hums with tunes both in and NOT in the catalog, that the
+    first song is right. The answer is confident when it reaches ``min_confidence``. Without
+    weights (bundles made before calibration), the two bars ``min_score`` and ``min_margin`` decide.
+    Bundles carry their own values in the manifest.
 
     Attributes:
-        min_score: minimum rescored similarity of the best song.
-        min_margin: minimum difference between the best and the second-best song's score.
+        min_score: minimum score of the best song (uncalibrated rule).
+        min_margin: minimum lead of the best song over the runner-up (uncalibrated rule).
+        weights: (w_score, w_lead, bias) of the calibrated confidence, or None.
+        min_confidence: calibrated confidence needed to name a song.
     """
 
     min_score: float = 0.5
     min_margin: float = 0.06
+    weights: tuple[float, float, float] | None = None
+    min_confidence: float = 0.5
 
     @classmethod
     def from_dict(cls, data: dict) -> Decision:
+        data = dict(data)
+        if data.get("weights") is not None:
+            data["weights"] = tuple(float(w) for w in data["weights"])
         return cls(**data)
+
+    def confidence(self, best: float, lead: float) -> float | None:
+        if self.weights is None:
+            return None
+        w_score, w_lead, bias = self.weights
+        return float(1.0 / (1.0 + np.exp(-(w_score * best + w_lead * lead + bias))))
+
+    def is_confident(self, best: float, lead: float) -> bool:
+        probability = self.confidence(best, lead)
+        if probability is not None:
+            return probability >= self.min_confidence
+        return best >= self.min_score and lead >= self.min_margin
 
 
 class Recognizer:
@@ -145,7 +170,9 @@ class Recognizer:
             timings["melody"] = (time.perf_counter() - t3) * 1000
         rows = [self.bundle.songs[int(s)] for s in songs[:top]]
         matches = [Match(row.title, row.artist, row.song_id, float(score)) for row, score in zip(rows, scores[:top])]
-        runner_up = float(scores[1]) if len(scores) > 1 else -1.0
-        confident = bool(len(scores)) and scores[0] >= self.decision.min_score and scores[0] - runner_up >= self.decision.min_margin
         timings["total"] = sum(timings.values())
-        return Answer(matches, bool(confident), timings)
+        if not len(scores):
+            return Answer(matches, False, timings)
+        best = float(scores[0])
+        lead = best - (float(scores[1]) if len(scores) > 1 else -1.0)
+        return Answer(matches, self.decision.is_confident(best, lead), timings, self.decision.confidence(best, lead))

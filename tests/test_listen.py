@@ -51,7 +51,7 @@ def serve_presses(loop: ListenLoop, pin, presses: int, between=None) -> list[dic
             time.sleep(0.005)
         pin.drive_high()
     server.join(timeout=60)
-    assert not server.is_alive()
+    assert not server.is_alive(), [(r["event"], r.get("error", ""), r.get("stop", "")) for r in records]
     return records
 
 
