@@ -1,0 +1,68 @@
+"""The melody stage: pitch from the front end, contours from notes, DTW in any key and tempo, re-ranking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from device.bundle import load_bundle
+from device.frontend import FrontEndConfig, compute_features
+from device.melody_match import COST_CAP, match_contours
+from device.pitch import frame_pitches, matching_contour, notes_contour, pack_contour, unpack_contour
+from device.recognizer import Recognizer
+from device.search import SearchConfig
+from tests.conftest import make_hum
+
+SR = 16000
+
+
+def harmonic_tone(f0: float, seconds: float, harmonics: int = 6) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return sum(0.3 / k * np.sin(2 * np.pi * k * f0 * t) for k in range(1, harmonics + 1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("f0, midi", [(110.0, 45.0), (220.0, 57.0), (523.25, 72.0), (1760.0, 93.0)])
+def test_pitch_of_a_harmonic_tone(f0, midi):
+    audio = np.concatenate([np.zeros(SR // 2, np.float32), harmonic_tone(f0, 2.0), np.zeros(SR // 2, np.float32)])
+    pitches = frame_pitches(compute_features(audio), FrontEndConfig())
+    voiced = pitches[~np.isnan(pitches)]
+    assert len(voiced) > 40  # ~2 s at 25 frames/s
+    assert np.median(np.abs(voiced - midi)) < 0.3
+    assert np.isnan(pitches[:8]).all()  # the leading silence is not a note
+
+
+def test_notes_contour_keeps_the_highest_voice_and_the_rests():
+    contour = notes_contour(np.array([0.0, 0.0, 1.0]), np.array([0.5, 0.5, 0.5]), np.array([60.0, 67.0, 62.0]), frame_rate=10)
+    assert np.all(contour[:5] == 67.0) and np.isnan(contour[5:10]).all() and np.all(contour[10:15] == 62.0)
+
+
+def test_packed_contours_keep_pitch_classes():
+    contour = np.array([48.0, 60.25, 71.9, 83.05], np.float32)
+    assert np.allclose(unpack_contour(pack_contour(contour)), np.mod(contour, 12), atol=0.03)
+
+
+def test_dtw_finds_a_passage_in_another_key_octave_and_tempo():
+    rng = np.random.default_rng(0)
+    songs = [np.repeat(rng.integers(55, 75, 60).astype(np.float32), rng.integers(2, 5, 60)) for _ in range(30)]
+    target = songs[7]
+    passage = target[40:120]
+    slower = passage[np.floor(np.arange(0, len(passage), 0.7)).astype(int)]
+    query = slower - 15.0 + rng.normal(0, 0.2, len(slower))  # an octave and a minor third lower, 1.4x slower, off-pitch
+    costs = match_contours(query.astype(np.float32), songs)
+    assert int(np.argmin(costs)) == 7
+    assert costs[7] < 0.5 * np.median(costs)
+    assert match_contours(np.zeros(0, np.float32), songs).tolist() == [COST_CAP] * 30
+
+
+def test_bundle_carries_contours_and_reranking_uses_them(bundle_path, tunes):
+    bundle = load_bundle(bundle_path)
+    assert bundle.contour_values is not None
+    assert all(len(bundle.contour(i)) > 20 for i in range(len(bundle.songs)))
+    hum = make_hum(tunes[2], seed=7, transpose=5.0, tempo_factor=0.9)
+    with_melody = Recognizer(bundle).recognize_audio(hum)
+    without = Recognizer(bundle, search=SearchConfig(rerank=0)).recognize_audio(hum)
+    assert with_melody.matches[0].song_id == "song2.mid"
+    assert "melody" in with_melody.timings_ms and "melody" not in without.timings_ms
+    contour = matching_contour(frame_pitches(compute_features(hum), FrontEndConfig()))
+    costs = match_contours(contour, [bundle.contour(i) for i in range(len(bundle.songs))])
+    assert int(np.argmin(costs)) == 2  # the hum's own melody is the closest
