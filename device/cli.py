@@ -119,11 +119,12 @@ def run_listen(args: argparse.Namespace) -> int:
         profile = replace(profile, audio=replace(profile.audio, input=args.input))
     if args.pin is not None:
         profile = replace(profile, button=replace(profile.button, pin=args.pin))
-    from device.install import load_serving_bundle
+    from device.install import BundleWatcher, load_serving_bundle
 
     bundle_path = args.bundle or (Path(profile.device.bundle) if profile.device.bundle else DEFAULT_BUNDLE)
     try:
-        bundle = load_serving_bundle(bundle_path, public_key=profile.load_public_key())
+        public_key = profile.load_public_key()
+        bundle = load_serving_bundle(bundle_path, public_key=public_key)
         recognizer = Recognizer(bundle, backend=profile.device.backend, threads=profile.device.threads)
     except ProfileError as exc:
         print(f"hum-device: {exc}", file=sys.stderr)
@@ -153,6 +154,12 @@ def run_listen(args: argparse.Namespace) -> int:
         feedback=FeedbackGroup(feedback),
         top=profile.answer.top,
         emit=answer_log(profile.answer.log),
+        refresh=BundleWatcher(
+            bundle_path,
+            lambda path: Recognizer(
+                load_bundle(path, public_key=public_key), backend=profile.device.backend, threads=profile.device.threads
+            ),
+        ).check,
     )
     logger.info("serving %s with %d songs", recognizer.bundle.path, len(recognizer.bundle.songs))
     try:
@@ -182,7 +189,7 @@ def run_install(args: argparse.Namespace) -> int:
     except (BundleError, ModelError) as exc:
         print(f"hum-device: not installed, {target} unchanged: {exc}", file=sys.stderr)
         return EXIT_BAD_BUNDLE
-    print(f"installed {args.bundle} as {target}: {len(bundle.songs)} songs; restart the service to serve it")
+    print(f"installed {args.bundle} as {target}: {len(bundle.songs)} songs (a running hum-device listen switches to it within a second)")
     return 0
 
 

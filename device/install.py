@@ -118,3 +118,45 @@ def load_serving_bundle(target: Path, public_key=None) -> Bundle:
             return load_bundle(keep, public_key=public_key)
         except BundleError as previous_exc:
             raise BundleError(f"{exc}; and the previous bundle: {previous_exc}") from None
+
+
+class BundleWatcher:
+    """Notices a bundle newly installed at ``target`` (by ``hum-device install``) and loads it.
+
+    ``check()`` is cheap (one ``stat`` at most once a second); when the file changed it loads and
+    verifies the new bundle through ``load_recognizer(path)`` and returns the result. A new bundle that
+    fails is logged once and the speaker keeps serving the one it has.
+    """
+
+    def __init__(self, target: Path, load_recognizer, interval_s: float = 1.0) -> None:
+        self.target = Path(target)
+        self.load_recognizer = load_recognizer
+        self.interval_s = interval_s
+        self._seen = self._signature()
+        self._checked_at = 0.0
+
+    def _signature(self) -> tuple[int, int, int] | None:
+        try:
+            stat = self.target.stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+    def check(self):
+        import time
+
+        now = time.monotonic()
+        if now - self._checked_at < self.interval_s:
+            return None
+        self._checked_at = now
+        signature = self._signature()
+        if signature is None or signature == self._seen:
+            return None
+        self._seen = signature
+        try:
+            recognizer = self.load_recognizer(self.target)
+        except (BundleError, ValueError) as exc:
+            logger.error("new bundle at %s refused, still serving the previous one: %s", self.target, exc)
+            return None
+        logger.warning("now serving the newly installed %s (%d songs)", self.target, len(recognizer.bundle.songs))
+        return recognizer

@@ -95,8 +95,11 @@ class ListenLoop:
         feedback: Feedback | None = None,
         top: int = 3,
         emit: Callable[[dict], None] | None = None,
+        refresh: Callable[[], Recognizer | None] | None = None,
     ) -> None:
+        """``refresh``: called between presses; a recognizer it returns (a newly installed bundle) replaces the current one."""
         self.recognizer = recognizer
+        self.refresh = refresh
         self.capture = capture
         self.button = button
         self.rules = rules or StopRules()
@@ -109,6 +112,8 @@ class ListenLoop:
     def serve(self, max_presses: int | None = None) -> None:
         """Answers presses until ``stop_event`` is set, the button closes, or ``max_presses`` were served."""
         while not self.stop_event.is_set() and (max_presses is None or self.presses < max_presses):
+            if self.refresh is not None and (fresh := self.refresh()) is not None:
+                self.recognizer = fresh
             if not self.button.wait_for_press(timeout=0.2):
                 if getattr(self.button, "closed", False):
                     return

@@ -99,3 +99,15 @@ def test_a_bundle_broken_after_install_falls_back_to_the_previous(served, bundle
     bundle = load_serving_bundle(served)
     assert bundle.path == previous_path(served)
     assert "serving the previous bundle" in caplog.text
+
+
+def test_a_serving_speaker_switches_to_a_newly_installed_bundle(served, second_bundle, bundle_path, tmp_path):
+    from device.install import BundleWatcher
+
+    watcher = BundleWatcher(served, lambda path: Recognizer(load_bundle(path)), interval_s=0.0)
+    assert watcher.check() is None  # nothing new yet
+    install_bundle(second_bundle, served)
+    fresh = watcher.check()
+    assert fresh is not None and len(fresh.bundle.songs) == 4
+    served.write_bytes(served.read_bytes()[:-3000])  # a broken file appears: refused, keep serving
+    assert watcher.check() is None
