@@ -122,8 +122,10 @@ def choose_catalog(n_songs: int, seed: int) -> tuple[list[Melody], int, list[Mel
     return targets + distractors, len(targets), outsiders
 
 
-def rank_of(order: np.ndarray, target: int) -> int:
-    return int(np.flatnonzero(order == target)[0]) + 1
+def rank_of(order: np.ndarray, target: int, n_songs: int) -> int:
+    """1-based rank of ``target`` in ``order``; a song the system did not rank at all counts as last."""
+    found = np.flatnonzero(order == target)
+    return int(found[0]) + 1 if len(found) else n_songs
 
 
 def fit_logistic(features: np.ndarray, labels: np.ndarray, steps: int = 3000, rate: float = 0.5) -> np.ndarray:
@@ -186,16 +188,18 @@ def main() -> None:
             answer = recognizer.recognize_audio(audio, top=len(catalog))
             seconds[name] += time.perf_counter() - t
             order = np.array([ids[m.song_id] for m in answer.matches])
-            systems[name].append((rank_of(order, target), cond, length))
+            systems[name].append((rank_of(order, target, len(catalog)), cond, length))
             if name == "ours":
                 answers.append(answer)
         if not args.no_baselines:
             t = time.perf_counter()
             contour = matching_contour(frame_pitches(compute_features(audio, frontend), frontend))
-            systems["pitch + DTW (baseline)"].append((rank_of(dtw_ranking(contour, extras["notes_contours"]), target), cond, length))
+            dtw_order = dtw_ranking(contour, extras["notes_contours"])
+            systems["pitch + DTW (baseline)"].append((rank_of(dtw_order, target, len(catalog)), cond, length))
             seconds["pitch + DTW (baseline)"] += time.perf_counter() - t
             t = time.perf_counter()
-            systems["MFCC + cosine (baseline)"].append((rank_of(mfcc_ranking(audio, extras["mfcc"]), target), cond, length))
+            mfcc_order = mfcc_ranking(audio, extras["mfcc"])
+            systems["MFCC + cosine (baseline)"].append((rank_of(mfcc_order, target, len(catalog)), cond, length))
             seconds["MFCC + cosine (baseline)"] += time.perf_counter() - t
     print_systems(systems, seconds, len(queries))
     print_conditions(systems)
