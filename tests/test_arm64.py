@@ -25,5 +25,5 @@ def test_device_answers_on_arm64_exactly_as_on_x86():
     assert summary["problems"] == []
     assert {row["backend"] for row in summary["rows"]} >= {"onnx", "litert"}
     for row in summary["rows"]:
-        assert row["same_top10"] == row["hums"] == len(list((REPO / "demo" / "hums").iterdir()))
+        assert row["agree"] == row["hums"] == len(list((REPO / "demo" / "hums").iterdir()))
         assert row["imported"] == []
