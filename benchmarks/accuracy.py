@@ -149,6 +149,7 @@ def main() -> None:
     parser.add_argument("--negatives", type=int, default=150, help="hums of held-out tunes NOT in the catalog")
     parser.add_argument("--no-baselines", action="store_true", help="skip the DTW and MFCC baselines")
     parser.add_argument("--fit-decision", action="store_true", help="print the confidence weights fitted on all queries")
+    parser.add_argument("--rerank", type=int, default=SearchConfig().rerank, help="songs the melody stage re-ranks (ours)")
     args = parser.parse_args()
 
     catalog, n_targets, outsiders = choose_catalog(args.songs, args.seed)
@@ -171,9 +172,10 @@ def main() -> None:
     print(
         f"\ncatalog: {len(catalog)} songs ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
         f"rendered as {args.render}, melody contours from {args.catalog_melody}; {args.queries} hums; "
-        f"{args.negatives} hums of tunes not in the catalog; model {args.model.name}; catalog built in {build_s:.0f} s\n"
+        f"{args.negatives} hums of tunes not in the catalog; model {args.model.name}; melody stage re-ranks {args.rerank}; "
+        f"catalog built in {build_s:.0f} s\n"
     )
-    ours = Recognizer(bundle, threads=1)
+    ours = Recognizer(bundle, threads=1, search=replace(SearchConfig(), rerank=args.rerank))
     embedding_only = Recognizer(bundle, threads=1, search=replace(SearchConfig(), rerank=0))
     systems = {"ours": [], "embedding only": []}
     if not args.no_baselines:
