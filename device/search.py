@@ -32,13 +32,14 @@ class SearchConfig:
     rerank: the best songs of the embedding ranking that stage 3 re-ranks by melody (0 = off).
     melody_weight: final score = embedding score - melody_weight x melody DTW cost (semitones).
         On 120 dev hums (seed 5, 300 songs, not the benchmark's): rerank 30/50/100 with weight 0.8
-        gave top-1 0.62/0.64/0.66; 50 costs ~40 ms on one x86 core, 100 over 200 ms.
+        gave top-1 0.62/0.64/0.66; on the 2,000-song benchmark rerank 50/100 gave 0.495/0.520.
+        The cost grows with the number of songs and their contours' length (see README).
     """
 
     k_per_window: int = 100
     shortlist: int = 50
     tempo_scales: tuple[float, ...] = (0.8, 1.0, 1.25)
-    rerank: int = 50
+    rerank: int = 100
     melody_weight: float = 0.8
 
 
