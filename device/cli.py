@@ -70,7 +70,9 @@ def format_text(path: Path, answer: Answer) -> str:
     verdict = f"{best.title}" + (f" — {best.artist}" if best.artist else "")
     head = f"{path}: {verdict}" if answer.confident else f"{path}: no confident match (best guess: {verdict})"
     others = ", ".join(f"{m.title} ({m.score:.2f})" for m in answer.matches[1:])
-    return f"{head}  [score {best.score:.2f}; {answer.timings_ms.get('total', 0):.0f} ms]" + (f"\n    also: {others}" if others else "")
+    confidence = f"confidence {answer.confidence:.2f}; " if answer.confidence is not None else ""
+    timing = f"{answer.timings_ms.get('total', 0):.0f} ms"
+    return f"{head}  [{confidence}score {best.score:.2f}; {timing}]" + (f"\n    also: {others}" if others else "")
 
 
 def _public_key(path: Path | None):
