@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.baselines import dtw_ranking, mfcc_ranking, mfcc_statistics
+from device import melody_match
 from device.bundle import Song, load_bundle
 from device.encoder_runtime import OnnxEncoder
 from device.frontend import FrontEndConfig, compute_features
@@ -150,8 +151,11 @@ def main() -> None:
     parser.add_argument("--no-baselines", action="store_true", help="skip the DTW and MFCC baselines")
     parser.add_argument("--fit-decision", action="store_true", help="print the confidence weights fitted on all queries")
     parser.add_argument("--rerank", type=int, default=SearchConfig().rerank, help="songs the melody stage re-ranks (ours)")
+    parser.add_argument("--shifts", type=int, default=None, help="transpositions the melody DTW tries (default: the shipped one)")
     args = parser.parse_args()
 
+    if args.shifts is not None:
+        melody_match.SHIFTS_TRIED = args.shifts
     catalog, n_targets, outsiders = choose_catalog(args.songs, args.seed)
     started = time.time()
     extras: dict = {}

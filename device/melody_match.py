@@ -29,8 +29,12 @@ def pitch_class_histogram(contour: np.ndarray) -> np.ndarray:
     return hist / max(float(np.linalg.norm(hist)), 1e-9)
 
 
-def candidate_shifts(query: np.ndarray, song_histograms: np.ndarray, n: int = SHIFTS_TRIED) -> np.ndarray:
-    """(songs, n) transpositions in semitones (added to the query) whose pitch classes fit each song best."""
+def candidate_shifts(query: np.ndarray, song_histograms: np.ndarray, n: int | None = None) -> np.ndarray:
+    """(songs, n) transpositions in semitones (added to the query) whose pitch classes fit each song best.
+
+    ``n`` defaults to ``SHIFTS_TRIED``, read at call time so a benchmark can vary it.
+    """
+    n = SHIFTS_TRIED if n is None else n
     q = pitch_class_histogram(query)
     rolled = np.stack([np.roll(q, s) for s in range(HIST_BINS)])  # rolled[s] = query moved up s half-semitones
     fit = song_histograms @ rolled.T  # (songs, HIST_BINS)
