@@ -33,6 +33,7 @@ class EmbeddingCache:
     def __init__(self, folder: Path, settings: dict) -> None:
         """``settings``: JSON-able description of the model and parameters (e.g. model sha256, front end)."""
         self.folder = folder
+        self.disabled = False
         self.settings_key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
     def _path(self, file_sha256: str) -> Path:
@@ -52,13 +53,19 @@ class EmbeddingCache:
 
     def put(self, file_sha256: str, embedding: SongEmbedding) -> None:
         """Writes atomically (temporary file + rename), so a crash never leaves a half entry behind."""
+        if self.disabled:
+            return
         path = self._path(file_sha256)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
-        np.savez(
-            tmp,
-            vectors=embedding.vectors.astype(np.float32),
-            duration_s=np.float64(embedding.duration_s),
-            contour=embedding.contour.astype(np.float32),
-        )
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(
+                tmp,
+                vectors=embedding.vectors.astype(np.float32),
+                duration_s=np.float64(embedding.duration_s),
+                contour=embedding.contour.astype(np.float32),
+            )
+            os.replace(tmp, path)
+        except OSError as exc:  # a read-only or full disk must not stop the build: go on without the cache
+            logger.warning("embedding cache %s unusable (%s); continuing without it (a rerun will embed again)", self.folder, exc)
+            self.disabled = True

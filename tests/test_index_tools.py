@@ -163,3 +163,11 @@ def test_interrupted_build_resumes_from_the_cache(catalog_dir, tmp_path):
     assert np.allclose(
         a.index.get_items(np.arange(n), return_type="numpy"), b.index.get_items(np.arange(n), return_type="numpy"), atol=1e-6
     )
+
+
+def test_an_unwritable_cache_does_not_stop_the_build(catalog_dir, tmp_path, capsys):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    out = tmp_path / "built.humbundle"
+    assert index_main(["build", str(catalog_dir), "-o", str(out), "--cache", str(blocker / "cache"), "--workers", "1"]) == 0
+    assert load_bundle(out).manifest["counts"]["songs"] == 8
