@@ -23,8 +23,15 @@ logger = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "hum-index"
+    """``$XDG_CACHE_HOME/hum-index``, else ``~/.cache/hum-index``, else (no home) the temp folder's."""
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]) / "hum-index"
+    try:
+        return Path.home() / ".cache" / "hum-index"
+    except (RuntimeError, KeyError):
+        import tempfile
+
+        return Path(tempfile.gettempdir()) / "hum-index-cache"
 
 
 class EmbeddingCache:
