@@ -58,26 +58,32 @@ def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray) -> np.nd
     n_songs, m = songs.shape
     if n == 0 or m == 0:
         return np.full(n_songs, COST_CAP, np.float32)
-    song = songs[:, None, :]  # (C, 1, M)
-    pad = np.isnan(song)
+    # Query-independent part of the cost, once: 6 + shift - song; NaN where a song is padded, and
+    # np.fmin turns NaN into the cap, so padding needs no mask.
+    base = (6.0 + shifts[:, :, None] - songs[:, None, :]).astype(np.float32)  # (C, K, M)
     inf = np.float32(np.inf)
 
     def row_cost(i: int) -> np.ndarray:
-        cost = folded_cost(query[i] + shifts[:, :, None], song).astype(np.float32)
-        cost[np.broadcast_to(pad, cost.shape)] = COST_CAP
-        return cost
+        cost = base + np.float32(query[i])
+        np.mod(cost, 12.0, out=cost)
+        cost -= 6.0
+        np.abs(cost, out=cost)
+        return np.fmin(cost, np.float32(COST_CAP), out=cost)
 
     cost_prev = row_cost(0)
     d_prev = cost_prev.copy()  # free start anywhere in the song
     d_prev2 = np.full_like(d_prev, inf)
+    best = np.empty_like(d_prev)  # buffers reused across rows: no allocation in the loop
+    half = np.empty_like(d_prev[..., 1:])
     for i in range(1, n):
         cost = row_cost(i)
-        best = np.full_like(cost, inf)
+        best[..., 0] = inf
         best[..., 1:] = d_prev[..., :-1]  # (i-1, j-1): same tempo
-        best[..., 2:] = np.minimum(best[..., 2:], d_prev[..., :-2])  # (i-1, j-2): hum twice as fast here
-        best[..., 1:] = np.minimum(best[..., 1:], d_prev2[..., :-1] + cost_prev[..., 1:])  # (i-2, j-1): hum half as fast
-        d_new = cost + best
-        d_prev2, d_prev, cost_prev = d_prev, d_new, cost
+        np.minimum(best[..., 2:], d_prev[..., :-2], out=best[..., 2:])  # (i-1, j-2): hum twice as fast here
+        np.add(d_prev2[..., :-1], cost_prev[..., 1:], out=half)  # (i-2, j-1): hum half as fast here
+        np.minimum(best[..., 1:], half, out=best[..., 1:])
+        np.add(cost, best, out=d_prev2)  # the oldest row's buffer becomes the new row
+        d_prev2, d_prev, cost_prev = d_prev, d_prev2, cost
     finish = d_prev.min(axis=2).min(axis=1) / n
     return np.minimum(finish, COST_CAP).astype(np.float32)
 
