@@ -182,13 +182,6 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, sin
     return digest.hexdigest(), b"".join(parts)
 
 
-def read_members(path: Path) -> dict[str, bytes]:
-    """Every member of a bundle in memory, after the archive checks (for tools; the device streams the index)."""
-    archive, infos = open_archive(path)
-    with archive:
-        return {name: read_member(archive, info, path)[1] for name, info in infos.items()}
-
-
 def read_manifest(path: str | Path) -> tuple[dict, bytes, bytes | None]:
     """(manifest, its exact bytes, signature or None) without reading the other members.
 
@@ -197,10 +190,15 @@ def read_manifest(path: str | Path) -> tuple[dict, bytes, bytes | None]:
     path = Path(path)
     archive, infos = open_archive(path)
     with archive:
-        if MANIFEST not in infos:
-            raise BundleError(f"{path}: no {MANIFEST}: not a humbundle")
-        manifest_bytes = read_member(archive, infos[MANIFEST], path)[1]
-        signature = read_member(archive, infos[SIGNATURE_MEMBER], path)[1] if SIGNATURE_MEMBER in infos else None
+        return manifest_and_signature(archive, infos, path)
+
+
+def manifest_and_signature(archive: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], path: Path) -> tuple[dict, bytes, bytes | None]:
+    """(parsed manifest, its exact bytes, signature or None) of an open bundle."""
+    if MANIFEST not in infos:
+        raise BundleError(f"{path}: no {MANIFEST}: not a humbundle")
+    manifest_bytes = read_member(archive, infos[MANIFEST], path)[1]
+    signature = read_member(archive, infos[SIGNATURE_MEMBER], path)[1] if SIGNATURE_MEMBER in infos else None
     return parse_manifest(manifest_bytes, path), manifest_bytes, signature
 
 
@@ -296,11 +294,7 @@ def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = Fro
     path = Path(path)
     archive, infos = open_archive(path)
     with archive, tempfile.TemporaryDirectory(prefix="humbundle-") as tmp:
-        if MANIFEST not in infos:
-            raise BundleError(f"{path}: no {MANIFEST}: not a humbundle")
-        manifest_bytes = read_member(archive, infos[MANIFEST], path)[1]
-        manifest = parse_manifest(manifest_bytes, path)
-        signature = read_member(archive, infos[SIGNATURE_MEMBER], path)[1] if SIGNATURE_MEMBER in infos else None
+        manifest, manifest_bytes, signature = manifest_and_signature(archive, infos, path)
         if public_key is not None:
             try:
                 signing.verify(public_key, manifest_bytes, signature, str(path))

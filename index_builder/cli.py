@@ -29,9 +29,9 @@ from device.frontend import FrontEndConfig
 from device.recognizer import Recognizer
 from device.windows import WindowConfig
 from index_builder.bundle_writer import write_bundle
-from index_builder.catalog import CatalogError, file_sha256, scan_catalog
+from index_builder.catalog import CatalogError, scan_catalog
 from index_builder.embed_cache import EmbeddingCache, default_cache_dir
-from index_builder.embed_catalog import CatalogEmbedding, cache_settings, embed_catalog
+from index_builder.embed_catalog import CatalogEmbedding, cache_settings, embed_catalog, hash_entries
 from index_builder.extend import extend_bundle, plan_additions
 
 logger = logging.getLogger("hum-index")
@@ -104,12 +104,7 @@ def run_add(args: argparse.Namespace) -> int:
     bundle = load_bundle(args.bundle, expected_frontend=None)
     out = args.output or args.bundle
     entries = scan_catalog(args.new_songs)
-    hashes = {}
-    for entry in entries:
-        try:
-            hashes[entry.relative] = file_sha256(entry.path)
-        except OSError:
-            pass  # embed_catalog reports it
+    hashes = hash_entries(entries)
     plan = plan_additions(bundle, entries, hashes)
     for line in plan.already_present:
         logger.info("already in the bundle: %s", line)
@@ -123,6 +118,7 @@ def run_add(args: argparse.Namespace) -> int:
             windows,
             _cache(args, bundle.model, frontend, windows),
             len(bundle.vector_song),
+            hashes,
         )
     else:
         added = CatalogEmbedding()

@@ -82,6 +82,17 @@ class CatalogEmbedding:
         return np.concatenate(self.vectors) if self.vectors else np.zeros((0, 0), np.float32)
 
 
+def hash_entries(entries: list[CatalogEntry]) -> dict[str, str]:
+    """sha256 of each readable file by relative path (unreadable ones are left for :func:`embed_catalog` to report)."""
+    hashes = {}
+    for entry in entries:
+        try:
+            hashes[entry.relative] = file_sha256(entry.path)
+        except OSError:
+            pass
+    return hashes
+
+
 def cache_settings(model: bytes, frontend: FrontEndConfig, windows: WindowConfig) -> dict:
     from device.bundle import sha256_bytes
 
@@ -102,16 +113,21 @@ def embed_catalog(
     windows: WindowConfig,
     cache: EmbeddingCache | None = None,
     first_vector: int = 0,
+    hashes: dict[str, str] | None = None,
 ) -> CatalogEmbedding:
-    """Embeds ``entries`` (cache first, then ``workers`` processes); song vector ranges start at ``first_vector``."""
-    hashes: dict[str, str] = {}
+    """Embeds ``entries`` (cache first, then ``workers`` processes); song vector ranges start at ``first_vector``.
+
+    ``hashes``: files' sha256 by relative path, where the caller has them already (see :func:`hash_entries`).
+    """
+    hashes = dict(hashes or {})
     results: dict[str, SongEmbedding | str] = {}
     for entry in entries:
-        try:
-            hashes[entry.relative] = file_sha256(entry.path)
-        except OSError as exc:
-            results[entry.relative] = f"{entry.path}: cannot read ({exc.strerror or exc})"
-            continue
+        if entry.relative not in hashes:
+            try:
+                hashes[entry.relative] = file_sha256(entry.path)
+            except OSError as exc:
+                results[entry.relative] = f"{entry.path}: cannot read ({exc.strerror or exc})"
+                continue
         cached = cache.get(hashes[entry.relative]) if cache else None
         if cached is not None:
             results[entry.relative] = cached

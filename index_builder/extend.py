@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.bundle import INDEX_MEMBER, MANIFEST, MELODY_MEMBER, SONGS_MEMBER, Bundle, read_members
-from device.signing import SIGNATURE_MEMBER
+from device.bundle import INDEX_MEMBER, MELODY_MEMBER, MODEL_MEMBERS, SONGS_MEMBER, Bundle
 from index_builder.bundle_writer import contours_npz, serialise_index, songs_json, write_archive
 from index_builder.catalog import CatalogEntry
 from index_builder.embed_catalog import CatalogEmbedding
@@ -56,9 +55,8 @@ def plan_additions(bundle: Bundle, entries: list[CatalogEntry], file_hashes: dic
 
 def extend_bundle(bundle: Bundle, added: CatalogEmbedding, out_path: Path, signing_key=None) -> Path:
     """Writes ``bundle`` plus the songs of ``added`` (whose vector ranges start after the bundle's) to ``out_path``."""
-    members = read_members(bundle.path)
-    for name in (MANIFEST, SIGNATURE_MEMBER):
-        members.pop(name, None)
+    # The encoders are already in memory; index, songs and melodies are rewritten below: nothing is re-read.
+    members = {MODEL_MEMBERS[fmt]: data for fmt, data in bundle.models.items()}
     old_count = len(bundle.vector_song)
     vectors = np.ascontiguousarray(added.stacked(), dtype=np.float32)
     index = bundle.index
