@@ -44,11 +44,6 @@ def candidate_shifts(query: np.ndarray, song_histograms: np.ndarray, n: int | No
     return best.astype(np.float32) * (12 / HIST_BINS)
 
 
-def folded_cost(query_value: np.ndarray | float, songs: np.ndarray) -> np.ndarray:
-    d = np.abs(np.mod(query_value - songs + 6.0, 12.0) - 6.0)
-    return np.minimum(d, COST_CAP)
-
-
 def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     """Best mean cost per song: ``query`` (N,) against ``songs`` (C, M) padded with NaN, at ``shifts`` (C, K).
 

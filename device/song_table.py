@@ -40,10 +40,6 @@ class SongTable(Sequence):
         self.n_vectors = np.array([int(row["n_vectors"]) for row in rows], dtype=np.int64)
         self.duration_s = np.array([float(row["duration_s"]) for row in rows], dtype=np.float64)
 
-    @classmethod
-    def from_songs(cls, songs: Sequence) -> SongTable:
-        return cls([song.to_dict() for song in songs])
-
     def __len__(self) -> int:
         return len(self.first_vector)
 
@@ -61,6 +57,3 @@ class SongTable(Sequence):
 
     def __iter__(self) -> Iterator:
         return (self[i] for i in range(len(self)))
-
-    def title(self, i: int) -> str:
-        return self._text["title"][i]
