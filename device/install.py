@@ -13,10 +13,10 @@ At start-up the speaker loads the served bundle and, if that fails, the previous
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 
 from device.bundle import Bundle, BundleError, load_bundle
@@ -51,21 +51,22 @@ def remove_stale_staging(target: Path) -> list[Path]:
     return stale
 
 
-def stage_copy(source: Path, target: Path) -> tuple[Path, str]:
-    """Copies ``source`` into a staging file beside ``target``, fsynced; returns (staging path, sha256)."""
+def stage_copy(source: Path, target: Path) -> Path:
+    """Copies ``source`` into a staging file beside ``target``, fsynced; returns the staging path.
+
+    The copy is verified afterwards by loading it (every member's checksum), not here.
+    """
     staging = target.with_name(f".{target.name}{STAGING_MARK}{os.getpid()}")
-    digest = hashlib.sha256()
     try:
         with open(source, "rb", buffering=0) as src, open(staging, "wb") as dst:  # unbuffered: copies what has arrived
             while block := src.read(1 << 20):
-                digest.update(block)
                 dst.write(block)
             dst.flush()
             os.fsync(dst.fileno())
     except OSError as exc:
         staging.unlink(missing_ok=True)
         raise BundleError(f"cannot copy {source} to {staging.parent}: {exc.strerror or exc}") from exc
-    return staging, digest.hexdigest()
+    return staging
 
 
 def install_bundle(source: Path, target: Path, public_key=None, backend: str = "onnx") -> Bundle:
@@ -79,7 +80,7 @@ def install_bundle(source: Path, target: Path, public_key=None, backend: str = "
     target.parent.mkdir(parents=True, exist_ok=True)
     for path in remove_stale_staging(target):
         logger.info("removed %s, left by an install that did not finish", path)
-    staging, _ = stage_copy(source, target)
+    staging = stage_copy(source, target)
     try:
         bundle = load_bundle(staging, public_key=public_key)
         Recognizer(bundle, backend=backend)  # the encoder this speaker runs loads and fits the manifest
@@ -143,8 +144,6 @@ class BundleWatcher:
         return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
     def check(self):
-        import time
-
         now = time.monotonic()
         if now - self._checked_at < self.interval_s:
             return None
