@@ -79,7 +79,7 @@ def build_catalog(
     """
     encoder = OnnxEncoder(model, threads=2)
     frontend, windows = FrontEndConfig(), WindowConfig()
-    songs, vectors, contours, first = [], [], [], 0
+    songs, vectors, contours, estimated, first = [], [], [], [], 0
     note_contours, mfcc = [], []
     for i, melody in enumerate(tunes):
         audio, events = render_song(melody, how, np.random.default_rng([seed, i]))
@@ -87,13 +87,24 @@ def build_catalog(
         songs.append(Song(melody.key, melody.title, "", "", round(song.duration_s, 2), first, len(song.vectors)))
         vectors.append(song.vectors)
         contours.append(song.contour)
+        estimated.append(song.contour_estimated)
         first += len(song.vectors)
         if extras is not None:
             note_contours.append(matching_contour(notes_contour(events.onset, events.dur, events.pitch, frontend.frame_rate)))
             mfcc.append(mfcc_statistics(audio))
     if extras is not None:
         extras["notes_contours"], extras["mfcc"] = note_contours, np.stack(mfcc)
-    write_bundle(out, model, songs, np.concatenate(vectors), frontend, windows, tflite_model=tflite_model, contours=contours)
+    write_bundle(
+        out,
+        model,
+        songs,
+        np.concatenate(vectors),
+        frontend,
+        windows,
+        tflite_model=tflite_model,
+        contours=contours,
+        contour_estimated=estimated,
+    )
     return out
 
 

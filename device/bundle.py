@@ -8,8 +8,11 @@ Members (flat names, nothing else is accepted):
 - ``encoder.tflite`` (optional): the same encoder as an int8 TFLite model, for the TFLite backends.
 - ``index.hnsw``: hnswlib index of song-window embeddings (inner product on unit vectors).
 - ``songs.json``: the song table; song ``i`` owns vector labels ``first_vector .. +n_vectors``.
-- ``melodies.npz`` (optional): each song's melody contour as packed pitch classes (``values``,
-  uint8) cut by ``offsets`` (int64, songs + 1); plain arrays, loaded without pickle.
+- ``melodies.npz`` (optional): each song's melody contour (``values``, uint8 steps of 1/3 semitone
+  above MIDI 20, :func:`device.pitch.pack_contour`) cut by ``offsets`` (int64, songs + 1), and
+  ``encoding`` (int64 [lowest MIDI, steps per semitone] = [20, 3]); plain arrays, loaded without
+  pickle. Bundles from before ``encoding`` hold octave-folded pitch classes, which the matcher no
+  longer reads: they load, with a warning, and answer without the melody stage.
 - ``manifest.sig`` (optional): an Ed25519 signature over the exact bytes of ``manifest.json``
   (:mod:`device.signing`); a device configured with a public key refuses a bundle without a good one.
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import platform
 import struct
 import tempfile
@@ -38,6 +42,8 @@ from device.memory import release_free_memory
 from device.signing import SIGNATURE_MEMBER
 from device.song_table import SongTable
 from device.windows import WindowConfig
+
+logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -87,11 +93,12 @@ class Bundle:
     vector_song: np.ndarray  # song number of every vector label
     models: dict[str, bytes] = field(default_factory=dict)
     signed: bool = False
-    contour_values: np.ndarray | None = None  # packed pitch classes of every song, concatenated
+    contour_values: np.ndarray | None = None  # packed contours of every song (device.pitch.pack_contour), concatenated
     contour_offsets: np.ndarray | None = None  # song i owns contour_values[offsets[i]:offsets[i+1]]
+    contour_estimated: np.ndarray | None = None  # per song: contour tracked from audio (matched octave-folded)
 
     def contour(self, song: int) -> np.ndarray:
-        """Song ``song``'s melody contour in semitones (pitch classes), empty when the bundle has none."""
+        """Song ``song``'s melody contour in MIDI semitones, empty when the bundle has none."""
         from device.pitch import unpack_contour
 
         if self.contour_values is None:
@@ -325,18 +332,28 @@ def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = Fro
     models = {fmt: small[name] for fmt, name in MODEL_MEMBERS.items() if name in small}
     bundle = Bundle(path, manifest, small[MODEL_MEMBER], index, songs, vector_song, models, signature is not None)
     if MELODY_MEMBER in small:
-        bundle.contour_values, bundle.contour_offsets = parse_contours(small[MELODY_MEMBER], len(songs), path)
+        bundle.contour_values, bundle.contour_offsets, bundle.contour_estimated = parse_contours(small[MELODY_MEMBER], len(songs), path)
     del small
     release_free_memory()  # the parsing and copying above leave tens of MB in the heap
     return bundle
 
 
-def parse_contours(data: bytes, n_songs: int, path: Path) -> tuple[np.ndarray, np.ndarray]:
+def parse_contours(data: bytes, n_songs: int, path: Path) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """(values, offsets, estimated) of the songs' contours; Nones for the old octave-folded encoding."""
+    from device.pitch import CONTOUR_LOWEST_MIDI, CONTOUR_STEPS_PER_SEMITONE
+
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             values, offsets = arrays["values"], arrays["offsets"]
+            encoding = arrays["encoding"].tolist() if "encoding" in arrays.files else None
+            estimated = arrays["estimated"] if "estimated" in arrays.files else np.zeros(n_songs, bool)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise BundleError(f"{path}: {MELODY_MEMBER} unreadable ({exc})") from exc
+    if encoding is None:
+        logger.warning("%s: melody contours in the old pitch-class encoding; answering without the melody stage (rebuild the bundle)", path)
+        return None, None, None
+    if encoding != [CONTOUR_LOWEST_MIDI, CONTOUR_STEPS_PER_SEMITONE]:
+        raise BundleError(f"{path}: {MELODY_MEMBER} encoding {encoding} is not one this device reads")
     if (
         values.dtype != np.uint8
         or offsets.dtype != np.int64
@@ -344,9 +361,11 @@ def parse_contours(data: bytes, n_songs: int, path: Path) -> tuple[np.ndarray, n
         or offsets[0] != 0
         or offsets[-1] != len(values)
         or np.any(np.diff(offsets) < 0)
+        or estimated.dtype != np.bool_
+        or estimated.shape != (n_songs,)
     ):
         raise BundleError(f"{path}: {MELODY_MEMBER} does not fit the song table")
-    return values, offsets
+    return values, offsets, estimated
 
 
 def parse_songs(data: bytes, manifest: dict, path: Path) -> SongTable:

@@ -4,13 +4,21 @@ This is the classic query-by-humming matcher (pitch tracking + dynamic time warp
 MIREX QBSH systems), used twice: alone, as a baseline the benchmark reports, and as the second
 stage of the recognizer, re-ranking the embedding shortlist.
 
-- Any key: the query is compared at the few transpositions where its pitch-class histogram best
-  matches the song's, and semitone differences are folded into one octave (so the octave a
-  person sings in, and octave slips of the pitch tracker, cost nothing).
-- Any tempo, anywhere in the song: subsequence DTW (free start and end in the song) with local
-  slopes 1/2, 1 and 2, so the hum may be half or twice as fast as the song in any stretch.
-- Cost: folded semitone distance, capped (a wrong note costs the same whether it is 3 or 6
-  semitones off), averaged over the query frames. Lower is better.
+- Any key: for each song, the query's pitch-class histogram is compared with the histogram of
+  every stretch of the song as long as the query; the ``SHIFTS_TRIED`` transpositions that fit
+  some stretch best are tried, each in the octave that puts the query's median nearest the
+  song's. Whole-song histograms (the first version) picked the wrong key for short hums: on the
+  2,000-song benchmark, windowed histograms with 4 shifts lifted DTW top-1 in a 100-song pool
+  from 0.57 to 0.65 (all 24 half-semitone shifts: 0.67 at 8x the cost).
+- Octaves are not folded: a leap of a fifth up and a fourth down are different tunes. (Folding
+  forgave pitch-tracker octave slips, which are rare, <1 % of frames, and cost 2.5 points.)
+- Any tempo, anywhere in the song: the query is resampled to ``TEMPO_SCALES`` (x0.5 to x2) and
+  each version goes through subsequence DTW (free start and end in the song) with local slopes
+  1/2, 1 and 2; together they follow a hum 4x slower or faster than the song's notes, which is
+  what a symbolic catalog (MIDI/ABC at an arbitrary tempo) needs. Without the scales, DTW top-1
+  in the pool was 0.65; with them 0.82.
+- Cost: semitone distance, capped (a wrong note costs the same whether it is 3 or 6 semitones
+  off), averaged over the query frames. Lower is better.
 """
 
 from __future__ import annotations
@@ -18,52 +26,75 @@ from __future__ import annotations
 import numpy as np
 
 COST_CAP = 2.5
-# Transpositions tried per song. Dev hums: 1 and 3 gave the same top-1 (0.56), but on the 2,000-song
-# benchmark 1 lost 5 points against 2 (top-1 0.470 vs 0.520, re-rank 100) for half the time.
-SHIFTS_TRIED = 2
+SHIFTS_TRIED = 4  # transpositions per song (read at call time, so a benchmark can vary it)
+TEMPO_SCALES = (0.5, 0.71, 1.0, 1.41, 2.0)  # query lengths tried, relative to the hum as sung
 HIST_BINS = 24  # half-semitone pitch-class histogram
+HISTOGRAM_HOP = 4  # song stretches whose key is compared with the query's start every 4 values
 
 
 def pitch_class_histogram(contour: np.ndarray) -> np.ndarray:
+    """Unit-norm, lightly smoothed half-semitone pitch-class histogram of a contour."""
     bins = np.floor(np.mod(contour * (HIST_BINS / 12), HIST_BINS)).astype(int)
     hist = np.bincount(bins, minlength=HIST_BINS).astype(np.float32)
     hist = np.convolve(np.concatenate([hist[-1:], hist, hist[:1]]), [0.25, 0.5, 0.25], mode="valid")
     return hist / max(float(np.linalg.norm(hist)), 1e-9)
 
 
-def candidate_shifts(query: np.ndarray, song_histograms: np.ndarray, n: int | None = None) -> np.ndarray:
-    """(songs, n) transpositions in semitones (added to the query) whose pitch classes fit each song best.
+def _stretch_histograms(song: np.ndarray, length: int) -> np.ndarray:
+    """Unit-norm pitch-class histograms of the song's stretches of ``length`` values (one per hop)."""
+    bins = np.floor(np.mod(song * (HIST_BINS / 12), HIST_BINS)).astype(int)
+    counts = np.zeros((len(song) + 1, HIST_BINS), np.float32)
+    counts[np.arange(1, len(song) + 1), bins] = 1.0
+    np.cumsum(counts, axis=0, out=counts)
+    width = min(length, len(song))
+    starts = np.arange(0, len(song) - width + 1, HISTOGRAM_HOP)
+    hist = counts[starts + width] - counts[starts]
+    hist = hist + 0.5 * (np.roll(hist, 1, axis=1) + np.roll(hist, -1, axis=1))
+    return hist / np.maximum(np.linalg.norm(hist, axis=1, keepdims=True), 1e-9)
 
-    ``n`` defaults to ``SHIFTS_TRIED``, read at call time so a benchmark can vary it.
+
+def candidate_shifts(query: np.ndarray, songs: list[np.ndarray], n: int | None = None) -> np.ndarray:
+    """(songs, n) transpositions in semitones (added to the query) that fit some stretch of each song best.
+
+    Each pitch-class shift is placed in the octave that brings the query's median nearest the song's.
     """
     n = SHIFTS_TRIED if n is None else n
     q = pitch_class_histogram(query)
     rolled = np.stack([np.roll(q, s) for s in range(HIST_BINS)])  # rolled[s] = query moved up s half-semitones
-    fit = song_histograms @ rolled.T  # (songs, HIST_BINS)
-    best = np.argsort(-fit, axis=1)[:, :n]
-    return best.astype(np.float32) * (12 / HIST_BINS)
+    query_median = float(np.median(query))
+    out = np.empty((len(songs), n), np.float32)
+    for row, song in enumerate(songs):
+        fit = (_stretch_histograms(song, len(query)) @ rolled.T).max(axis=0)
+        pitch_class_shift = np.argsort(-fit, kind="stable")[:n] * (12 / HIST_BINS)
+        octave = np.round((float(np.median(song)) - query_median - pitch_class_shift) / 12.0)
+        out[row] = pitch_class_shift + 12.0 * octave
+    return out
 
 
-def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, fold: bool = False) -> np.ndarray:
     """Best mean cost per song: ``query`` (N,) against ``songs`` (C, M) padded with NaN, at ``shifts`` (C, K).
 
-    Returns (C,) costs in [0, COST_CAP]; a song shorter than half the query gets COST_CAP.
+    ``fold``: compare pitch classes (octave differences cost nothing), for song contours
+    estimated from audio, where the tracker can follow the bass or a chord an octave off.
+    Returns (C,) costs in [0, COST_CAP].
     """
     n = len(query)
     n_songs, m = songs.shape
     if n == 0 or m == 0:
         return np.full(n_songs, COST_CAP, np.float32)
-    # Query-independent part of the cost, once: 6 + shift - song; NaN where a song is padded, and
+    # Query-independent part of the cost, once: shift - song; NaN where a song is padded, and
     # np.fmin turns NaN into the cap, so padding needs no mask.
-    base = (6.0 + shifts[:, :, None] - songs[:, None, :]).astype(np.float32)  # (C, K, M)
+    base = ((6.0 if fold else 0.0) + shifts[:, :, None] - songs[:, None, :]).astype(np.float32)  # (C, K, M)
     inf = np.float32(np.inf)
+    cap = np.float32(COST_CAP)
 
     def row_cost(i: int) -> np.ndarray:
         cost = base + np.float32(query[i])
-        np.mod(cost, 12.0, out=cost)
-        cost -= 6.0
+        if fold:
+            np.mod(cost, 12.0, out=cost)
+            cost -= 6.0
         np.abs(cost, out=cost)
-        return np.fmin(cost, np.float32(COST_CAP), out=cost)
+        return np.fmin(cost, cap, out=cost)
 
     cost_prev = row_cost(0)
     d_prev = cost_prev.copy()  # free start anywhere in the song
@@ -83,6 +114,13 @@ def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray) -> np.nd
     return np.minimum(finish, COST_CAP).astype(np.float32)
 
 
+def resample(contour: np.ndarray, scale: float) -> np.ndarray:
+    """``contour`` made ``scale`` times as long by repeating or skipping values (no new pitches invented)."""
+    n = max(int(round(len(contour) * scale)), 2)
+    index = np.round((np.arange(n) + 0.5) / scale - 0.5).astype(int)
+    return contour[np.clip(index, 0, len(contour) - 1)]
+
+
 def pad_contours(contours: list[np.ndarray]) -> np.ndarray:
     width = max((len(c) for c in contours), default=0)
     out = np.full((len(contours), max(width, 1)), np.nan, np.float32)
@@ -91,17 +129,32 @@ def pad_contours(contours: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def match_contours(query: np.ndarray, contours: list[np.ndarray], batch: int = 64) -> np.ndarray:
-    """Mean DTW cost of ``query`` against each contour (lower = more alike); COST_CAP for empty ones."""
+def match_contours(
+    query: np.ndarray,
+    contours: list[np.ndarray],
+    batch: int = 64,
+    scales: tuple[float, ...] | None = None,
+    estimated: np.ndarray | None = None,
+) -> np.ndarray:
+    """Mean DTW cost of ``query`` against each contour (lower = more alike); COST_CAP for empty ones.
+
+    ``scales`` defaults to ``TEMPO_SCALES``; each song keeps its best cost over them.
+    ``estimated``: per contour, True where it was tracked from audio (compared octave-folded).
+    """
+    scales = TEMPO_SCALES if scales is None else scales
     costs = np.full(len(contours), COST_CAP, np.float32)
     if len(query) == 0:
         return costs
-    order = np.argsort([len(c) for c in contours])  # similar lengths together: less padding
-    for start in range(0, len(order), batch):
-        rows = [r for r in order[start : start + batch] if len(contours[r]) > 0]
-        if not rows:
-            continue
-        chunk = [contours[r] for r in rows]
-        histograms = np.stack([pitch_class_histogram(c) for c in chunk])
-        costs[rows] = dtw_costs(query, pad_contours(chunk), candidate_shifts(query, histograms))
+    estimated = np.zeros(len(contours), bool) if estimated is None else np.asarray(estimated, bool)
+    versions = [resample(query, s) for s in scales]
+    for fold in (False, True):
+        group = [r for r in np.argsort([len(c) for c in contours]) if estimated[r] == fold and len(contours[r]) > 0]
+        for start in range(0, len(group), batch):  # similar lengths together: less padding
+            rows = group[start : start + batch]
+            chunk = [contours[r] for r in rows]
+            shifts = candidate_shifts(query, chunk)
+            if fold:
+                shifts = np.mod(shifts, 12.0)
+            padded = pad_contours(chunk)
+            costs[rows] = np.min([dtw_costs(version, padded, shifts, fold) for version in versions], axis=0)
     return costs

@@ -105,14 +105,18 @@ def notes_contour(onsets_s: np.ndarray, durations_s: np.ndarray, pitches: np.nda
     return out
 
 
-PITCH_CLASS_STEPS = 20  # stored contour resolution: 1/20 semitone
+# Stored contours: uint8 steps of a third of a semitone above MIDI 20 (26 Hz), so MIDI 20-105
+# (26 Hz - 3.5 kHz): every voice, whistle and lead line. Octaves are kept (matching no longer folds
+# them); a third of a semitone is finer than the intonation error of any hum.
+CONTOUR_LOWEST_MIDI = 20.0
+CONTOUR_STEPS_PER_SEMITONE = 3
 
 
 def pack_contour(contour: np.ndarray) -> np.ndarray:
-    """A contour as uint8 pitch classes in 1/20 semitone: matching folds octaves, so nothing is lost."""
-    steps = np.round(np.mod(contour, 12.0) * PITCH_CLASS_STEPS).astype(np.int64)
-    return np.mod(steps, 12 * PITCH_CLASS_STEPS).astype(np.uint8)
+    """A contour (MIDI semitones) as uint8 steps of 1/3 semitone above MIDI 20; out-of-range pitches are clipped."""
+    steps = np.round((np.asarray(contour, np.float64) - CONTOUR_LOWEST_MIDI) * CONTOUR_STEPS_PER_SEMITONE)
+    return np.clip(steps, 0, 255).astype(np.uint8)
 
 
 def unpack_contour(packed: np.ndarray) -> np.ndarray:
-    return packed.astype(np.float32) / PITCH_CLASS_STEPS
+    return (packed.astype(np.float32) / CONTOUR_STEPS_PER_SEMITONE + CONTOUR_LOWEST_MIDI).astype(np.float32)

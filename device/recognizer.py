@@ -169,7 +169,7 @@ class Recognizer:
         timings = {**timings, "search": (t3 - t2) * 1000}
         if self.bundle.contour_values is not None and self.search.rerank > 0:
             contour = matching_contour(frame_pitches(frames, self.frontend_config))
-            songs, scores = rerank_by_melody(songs, scores, contour, self.bundle.contour, self.search)
+            songs, scores = rerank_by_melody(songs, scores, contour, self.bundle.contour, self.search, self.bundle.contour_estimated)
             timings["melody"] = (time.perf_counter() - t3) * 1000
         rows = [self.bundle.songs[int(s)] for s in songs[:top]]
         matches = [Match(row.title, row.artist, row.song_id, float(score)) for row, score in zip(rows, scores[:top])]

@@ -30,7 +30,7 @@ from device.bundle import (
     sha256_bytes,
 )
 from device.frontend import FrontEndConfig
-from device.pitch import pack_contour
+from device.pitch import CONTOUR_LOWEST_MIDI, CONTOUR_STEPS_PER_SEMITONE, pack_contour
 from device.recognizer import Decision
 from device.signing import SIGNATURE_MEMBER
 from device.windows import WindowConfig
@@ -69,14 +69,21 @@ def build_index(vectors: np.ndarray, config: IndexConfig) -> bytes:
     return serialise_index(index)
 
 
-def contours_npz(contours: list[np.ndarray]) -> bytes:
-    """Every song's contour packed into one ``.npz`` (``values`` uint8, ``offsets`` int64)."""
+def contours_npz(contours: list[np.ndarray], estimated: list[bool] | None = None) -> bytes:
+    """Every song's contour packed into one ``.npz`` (``values`` uint8, ``offsets`` int64, ``encoding``,
+    ``estimated`` bool: tracked from audio rather than read from notes)."""
     import io
 
     packed = [pack_contour(c) for c in contours]
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in packed])]).astype(np.int64)
     buffer = io.BytesIO()
-    np.savez(buffer, values=np.concatenate([*packed, np.zeros(0, np.uint8)]), offsets=offsets)
+    np.savez(
+        buffer,
+        values=np.concatenate([*packed, np.zeros(0, np.uint8)]),
+        offsets=offsets,
+        estimated=np.asarray(estimated if estimated is not None else [False] * len(contours), bool),
+        encoding=np.array([CONTOUR_LOWEST_MIDI, CONTOUR_STEPS_PER_SEMITONE], np.float64),
+    )
     return buffer.getvalue()
 
 
@@ -96,13 +103,15 @@ def write_bundle(
     tflite_model: bytes | None = None,
     signing_key=None,
     contours: list[np.ndarray] | None = None,
+    contour_estimated: list[bool] | None = None,
 ) -> Path:
     """Writes a new bundle to ``out_path`` via a temporary file and an atomic rename.
 
     ``model`` (ONNX) made the song embeddings; ``tflite_model`` is the same encoder for the TFLite
     backends, carried so a speaker can run either runtime against this bundle. ``signing_key``
     (Ed25519 private key) signs the manifest. ``contours``: each song's melody contour
-    (:mod:`device.pitch`), for the re-ranking stage.
+    (:mod:`device.pitch`), for the re-ranking stage; ``contour_estimated``: which of them were
+    tracked from audio (default: none).
     """
     members = {
         MODEL_MEMBER: model,
@@ -112,7 +121,7 @@ def write_bundle(
     if tflite_model is not None:
         members[MODEL_MEMBERS["tflite"]] = tflite_model
     if contours is not None:
-        members[MELODY_MEMBER] = contours_npz(contours)
+        members[MELODY_MEMBER] = contours_npz(contours, contour_estimated)
     manifest = {
         "format_version": FORMAT_VERSION,
         "builder_version": __version__,

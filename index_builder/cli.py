@@ -92,7 +92,16 @@ def run_build(args: argparse.Namespace) -> int:
         return 1
     vectors = result.stacked()
     write_bundle(
-        args.output, model, result.songs, vectors, frontend, windows, tflite_model=tflite_model, signing_key=key, contours=result.contours
+        args.output,
+        model,
+        result.songs,
+        vectors,
+        frontend,
+        windows,
+        tflite_model=tflite_model,
+        signing_key=key,
+        contours=result.contours,
+        contour_estimated=result.contour_estimated,
     )
     print(_summary(args.output, len(result.songs), len(vectors), key is not None) + f" ({result.from_cache} songs from the cache)")
     _report_skipped(result.errors, len(entries))

@@ -23,7 +23,7 @@ from models.melody import NoteEvents, read_melody_file
 from models.render import CATALOG_INSTRUMENT, render_notes
 
 RENDER_SEED = 1234
-CONTOUR_VERSION = 1  # part of the embedding-cache key: bump when contours are computed differently
+CONTOUR_VERSION = 2  # part of the embedding-cache key: bump when contours are computed differently
 
 
 @dataclass
@@ -31,6 +31,7 @@ class SongEmbedding:
     vectors: np.ndarray  # (n_windows, dim) unit vectors
     duration_s: float
     contour: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # device.pitch.matching_contour
+    contour_estimated: bool = False  # tracked from audio (may follow the bass an octave off), not read from notes
 
 
 def embed_audio(
@@ -53,7 +54,7 @@ def embed_audio(
         pitches = notes_contour(notes.onset, notes.dur, notes.pitch, frontend.frame_rate)
     else:
         pitches = frame_pitches(frames, frontend)
-    return SongEmbedding(encoder.embed(cut), len(audio) / frontend.sample_rate, matching_contour(pitches))
+    return SongEmbedding(encoder.embed(cut), len(audio) / frontend.sample_rate, matching_contour(pitches), notes is None)
 
 
 def embed_song(path: Path, encoder: Encoder, frontend: FrontEndConfig, windows: WindowConfig) -> SongEmbedding:

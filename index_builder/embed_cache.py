@@ -53,7 +53,12 @@ class EmbeddingCache:
             return None
         try:
             with np.load(path, allow_pickle=False) as data:
-                return SongEmbedding(data["vectors"].astype(np.float32), float(data["duration_s"]), data["contour"].astype(np.float32))
+                return SongEmbedding(
+                    data["vectors"].astype(np.float32),
+                    float(data["duration_s"]),
+                    data["contour"].astype(np.float32),
+                    bool(data["contour_estimated"]),
+                )
         except (OSError, ValueError, KeyError) as exc:  # a torn or foreign file: embed again
             logger.warning("ignoring unreadable cache entry %s (%s)", path, exc)
             return None
@@ -71,6 +76,7 @@ class EmbeddingCache:
                 vectors=embedding.vectors.astype(np.float32),
                 duration_s=np.float64(embedding.duration_s),
                 contour=embedding.contour.astype(np.float32),
+                contour_estimated=np.bool_(embedding.contour_estimated),
             )
             os.replace(tmp, path)
         except OSError as exc:  # a read-only or full disk must not stop the build: go on without the cache

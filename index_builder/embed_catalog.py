@@ -75,6 +75,7 @@ class CatalogEmbedding:
     songs: list[Song] = field(default_factory=list)
     vectors: list[np.ndarray] = field(default_factory=list)
     contours: list[np.ndarray] = field(default_factory=list)
+    contour_estimated: list[bool] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     from_cache: int = 0
 
@@ -165,5 +166,6 @@ def embed_catalog(
         )
         out.vectors.append(result.vectors)
         out.contours.append(result.contour)
+        out.contour_estimated.append(result.contour_estimated)
         first += len(result.vectors)
     return out

@@ -67,5 +67,6 @@ def extend_bundle(bundle: Bundle, added: CatalogEmbedding, out_path: Path, signi
     members[SONGS_MEMBER] = songs_json(songs)
     if bundle.contour_values is not None:  # a bundle made before contours existed stays without them
         old_contours = [bundle.contour(i) for i in range(len(bundle.songs))]
-        members[MELODY_MEMBER] = contours_npz(old_contours + added.contours)
+        estimated = [*bundle.contour_estimated.tolist(), *added.contour_estimated]
+        members[MELODY_MEMBER] = contours_npz(old_contours + added.contours, estimated)
     return write_archive(out_path, dict(bundle.manifest), members, songs, old_count + len(vectors), signing_key)

@@ -130,3 +130,35 @@ def test_manifest_without_search_settings(bundle_path, tmp_path):
     bad = edit_manifest(bundle_path, tmp_path / "nosearch.humbundle", lambda m: m.pop("search"))
     with pytest.raises(BundleError, match="search"):
         load_bundle(bad)
+
+
+def test_old_pitch_class_melodies_load_without_the_melody_stage(bundle_path, tmp_path, caplog):
+    """A bundle from before octave-aware contours still answers, by embedding alone, and says so."""
+    import hashlib
+    import io
+
+    import numpy as np
+
+    from device.recognizer import Recognizer
+
+    with zipfile.ZipFile(bundle_path) as zin:
+        with np.load(io.BytesIO(zin.read("melodies.npz"))) as arrays:
+            values, offsets = arrays["values"], arrays["offsets"]
+    buffer = io.BytesIO()
+    np.savez(buffer, values=(values % 36).astype(np.uint8), offsets=offsets)  # the old format: no "encoding"
+    old = buffer.getvalue()
+
+    def change(name, data):
+        if name == "melodies.npz":
+            return name, old
+        if name == "manifest.json":
+            manifest = json.loads(data)
+            manifest["members"]["melodies.npz"] = hashlib.sha256(old).hexdigest()
+            return name, json.dumps(manifest)
+        return name, data
+
+    bundle = load_bundle(rewrite(bundle_path, tmp_path / "old.humbundle", change))
+    assert bundle.contour_values is None
+    assert "old pitch-class encoding" in caplog.text
+    answer = Recognizer(bundle).recognize_audio(np.random.default_rng(0).normal(0, 0.1, 16000 * 6).astype(np.float32))
+    assert "melody" not in answer.timings_ms and answer.matches

@@ -36,9 +36,10 @@ def test_notes_contour_keeps_the_highest_voice_and_the_rests():
     assert np.all(contour[:5] == 67.0) and np.isnan(contour[5:10]).all() and np.all(contour[10:15] == 62.0)
 
 
-def test_packed_contours_keep_pitch_classes():
-    contour = np.array([48.0, 60.25, 71.9, 83.05], np.float32)
-    assert np.allclose(unpack_contour(pack_contour(contour)), np.mod(contour, 12), atol=0.03)
+def test_packed_contours_keep_pitch_and_octave():
+    contour = np.array([36.0, 48.0, 60.25, 71.9, 83.05, 100.0], np.float32)
+    assert np.allclose(unpack_contour(pack_contour(contour)), contour, atol=1 / 6 + 1e-6)
+    assert unpack_contour(pack_contour(np.array([5.0, 130.0]))).tolist() == [20.0, 105.0]  # clipped, never wrapped
 
 
 def test_dtw_finds_a_passage_in_another_key_octave_and_tempo():
