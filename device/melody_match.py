@@ -29,6 +29,7 @@ COST_CAP = 2.5
 SHIFTS_TRIED = 4  # transpositions per song (read at call time, so a benchmark can vary it)
 TEMPO_SCALES = (0.5, 0.71, 1.0, 1.41, 2.0)  # query lengths tried, relative to the hum as sung
 HIST_BINS = 24  # half-semitone pitch-class histogram
+ABANDON_EVERY = 8  # rows between checks for songs that can no longer matter (see dtw_costs)
 HISTOGRAM_HOP = 4  # song stretches whose key is compared with the query's start every 4 values
 
 
@@ -71,28 +72,29 @@ def candidate_shifts(query: np.ndarray, songs: list[np.ndarray], n: int | None =
     return out
 
 
-def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, fold: bool = False) -> np.ndarray:
+def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, limits: np.ndarray | None = None) -> np.ndarray:
     """Best mean cost per song: ``query`` (N,) against ``songs`` (C, M) padded with NaN, at ``shifts`` (C, K).
 
-    ``fold``: compare pitch classes (octave differences cost nothing), for song contours
-    estimated from audio, where the tracker can follow the bass or a chord an octave off.
+    ``limits`` (C,): costs above which a song's exact cost does not matter. Every
+    ``ABANDON_EVERY`` rows, songs whose cost so far already exceeds their limit are dropped
+    (accumulated costs never decrease from row to row) and get that lower bound instead.
     Returns (C,) costs in [0, COST_CAP].
     """
     n = len(query)
     n_songs, m = songs.shape
     if n == 0 or m == 0:
         return np.full(n_songs, COST_CAP, np.float32)
+    out = np.full(n_songs, COST_CAP, np.float32)
+    alive = np.arange(n_songs)
+    limit = None if limits is None else np.minimum(np.asarray(limits, np.float64), COST_CAP) * n
     # Query-independent part of the cost, once: shift - song; NaN where a song is padded, and
     # np.fmin turns NaN into the cap, so padding needs no mask.
-    base = ((6.0 if fold else 0.0) + shifts[:, :, None] - songs[:, None, :]).astype(np.float32)  # (C, K, M)
+    base = (shifts[:, :, None] - songs[:, None, :]).astype(np.float32)  # (C, K, M)
     inf = np.float32(np.inf)
     cap = np.float32(COST_CAP)
 
     def row_cost(i: int) -> np.ndarray:
         cost = base + np.float32(query[i])
-        if fold:
-            np.mod(cost, 12.0, out=cost)
-            cost -= 6.0
         np.abs(cost, out=cost)
         return np.fmin(cost, cap, out=cost)
 
@@ -102,6 +104,17 @@ def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, fold: bo
     best = np.empty_like(d_prev)  # buffers reused across rows: no allocation in the loop
     half = np.empty_like(d_prev[..., 1:])
     for i in range(1, n):
+        if limit is not None and i % ABANDON_EVERY == 0 and np.isfinite(limit).any():
+            so_far = np.minimum(d_prev.min(axis=(1, 2)), d_prev2.min(axis=(1, 2)))
+            over = so_far > limit
+            if over.any():
+                out[alive[over]] = np.minimum(so_far[over] / n, COST_CAP)
+                keep = ~over
+                alive, limit = alive[keep], limit[keep]
+                if len(alive) == 0:
+                    return out
+                base, d_prev, d_prev2, cost_prev = base[keep], d_prev[keep], d_prev2[keep], cost_prev[keep]
+                best, half = np.empty_like(d_prev), np.empty_like(d_prev[..., 1:])
         cost = row_cost(i)
         best[..., 0] = inf
         best[..., 1:] = d_prev[..., :-1]  # (i-1, j-1): same tempo
@@ -111,7 +124,8 @@ def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, fold: bo
         np.add(cost, best, out=d_prev2)  # the oldest row's buffer becomes the new row
         d_prev2, d_prev, cost_prev = d_prev, d_prev2, cost
     finish = d_prev.min(axis=2).min(axis=1) / n
-    return np.minimum(finish, COST_CAP).astype(np.float32)
+    out[alive] = np.minimum(finish, COST_CAP)
+    return out
 
 
 def resample(contour: np.ndarray, scale: float) -> np.ndarray:
@@ -134,27 +148,30 @@ def match_contours(
     contours: list[np.ndarray],
     batch: int = 64,
     scales: tuple[float, ...] | None = None,
-    estimated: np.ndarray | None = None,
+    limits: np.ndarray | None = None,
 ) -> np.ndarray:
     """Mean DTW cost of ``query`` against each contour (lower = more alike); COST_CAP for empty ones.
 
     ``scales`` defaults to ``TEMPO_SCALES``; each song keeps its best cost over them.
-    ``estimated``: per contour, True where it was tracked from audio (compared octave-folded).
+    ``limits``: per contour, a cost above which only "above the limit" matters (see :func:`dtw_costs`);
+    such songs get a cost that is at least their limit but not exact.
     """
     scales = TEMPO_SCALES if scales is None else scales
     costs = np.full(len(contours), COST_CAP, np.float32)
     if len(query) == 0:
         return costs
-    estimated = np.zeros(len(contours), bool) if estimated is None else np.asarray(estimated, bool)
-    versions = [resample(query, s) for s in scales]
-    for fold in (False, True):
-        group = [r for r in np.argsort([len(c) for c in contours]) if estimated[r] == fold and len(contours[r]) > 0]
-        for start in range(0, len(group), batch):  # similar lengths together: less padding
-            rows = group[start : start + batch]
-            chunk = [contours[r] for r in rows]
-            shifts = candidate_shifts(query, chunk)
-            if fold:
-                shifts = np.mod(shifts, 12.0)
-            padded = pad_contours(chunk)
-            costs[rows] = np.min([dtw_costs(version, padded, shifts, fold) for version in versions], axis=0)
+    versions = [resample(query, s) for s in sorted(scales, key=lambda s: abs(np.log(s)))]  # likeliest first
+    order = [r for r in np.argsort([len(c) for c in contours]) if len(contours[r]) > 0]  # similar lengths together
+    for start in range(0, len(order), batch):
+        rows = order[start : start + batch]
+        chunk = [contours[r] for r in rows]
+        shifts = candidate_shifts(query, chunk)
+        padded = pad_contours(chunk)
+        # A song's cost is its best over the tempo versions, so each version only has to beat the
+        # best so far (and the caller's limit): the rest of its DTW can be abandoned. Exact.
+        best = np.full(len(rows), np.inf) if limits is None else np.asarray(limits, np.float64)[rows]
+        found = np.full(len(rows), COST_CAP, np.float32)
+        for version in versions:
+            found = np.minimum(found, dtw_costs(version, padded, shifts, np.minimum(best, found)))
+        costs[rows] = found
     return costs

@@ -67,3 +67,41 @@ def test_bundle_carries_contours_and_reranking_uses_them(bundle_path, tunes):
     contour = matching_contour(frame_pitches(compute_features(hum), FrontEndConfig()))
     costs = match_contours(contour, [bundle.contour(i) for i in range(len(bundle.songs))])
     assert int(np.argmin(costs)) == 2  # the hum's own melody is the closest
+
+
+def random_songs(n: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [np.repeat(rng.integers(55, 75, 40).astype(np.float32), rng.integers(2, 5, 40)) for _ in range(n)]
+
+
+def test_rerank_abandons_only_songs_that_cannot_reach_the_top():
+    """The early-abandoning re-rank gives the same top places as matching every song in full."""
+    from device.search import EXACT_TOP, rerank_by_melody
+
+    songs = random_songs(80, 1)
+    query = (songs[50][30:90] + 3.0).astype(np.float32)
+    rng = np.random.default_rng(2)
+    order = np.arange(80)
+    scores = np.sort(rng.uniform(0.3, 0.8, 80))[::-1]
+    config = SearchConfig(rerank=80)
+    ranked, fused = rerank_by_melody(order, scores, query, lambda s: songs[s], config)
+    full = scores - config.melody_weight * match_contours(query, songs)
+    expected = np.argsort(-full, kind="stable")
+    assert ranked[0] == 50
+    assert ranked[:EXACT_TOP].tolist() == expected[:EXACT_TOP].tolist()
+    assert np.allclose(fused[:EXACT_TOP], full[expected[:EXACT_TOP]])
+
+
+def test_contours_tracked_from_audio_are_not_matched():
+    """Songs whose contour came from audio keep their embedding order (a neutral melody cost)."""
+    from device.search import UNKNOWN_MELODY_COST, rerank_by_melody
+
+    songs = random_songs(6, 3)
+    query = songs[4][10:70].astype(np.float32)
+    scores = np.array([0.8, 0.7, 0.6, 0.5, 0.4, 0.3])
+    estimated = np.array([True, True, False, True, False, True])
+    ranked, fused = rerank_by_melody(np.arange(6), scores, query, lambda s: songs[s], SearchConfig(), estimated)
+    assert ranked[0] == 4  # the matched song whose melody fits comes first
+    audio = [s for s in ranked if estimated[s]]
+    assert audio == [0, 1, 3, 5]  # embedding order among the songs that were not matched
+    assert np.isclose(fused[list(ranked).index(0)], 0.8 - SearchConfig().melody_weight * UNKNOWN_MELODY_COST)
