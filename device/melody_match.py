@@ -72,12 +72,14 @@ def candidate_shifts(query: np.ndarray, songs: list[np.ndarray], n: int | None =
     return out
 
 
-def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, limits: np.ndarray | None = None) -> np.ndarray:
+def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, limits: np.ndarray | None = None, fold: bool = False) -> np.ndarray:
     """Best mean cost per song: ``query`` (N,) against ``songs`` (C, M) padded with NaN, at ``shifts`` (C, K).
 
     ``limits`` (C,): costs above which a song's exact cost does not matter. Every
     ``ABANDON_EVERY`` rows, songs whose cost so far already exceeds their limit are dropped
     (accumulated costs never decrease from row to row) and get that lower bound instead.
+    ``fold``: compare pitch classes (octave differences cost nothing), for song contours
+    estimated from audio, where the tracker can follow the bass or a chord an octave off.
     Returns (C,) costs in [0, COST_CAP].
     """
     n = len(query)
@@ -89,12 +91,15 @@ def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, limits: 
     limit = None if limits is None else np.minimum(np.asarray(limits, np.float64), COST_CAP) * n
     # Query-independent part of the cost, once: shift - song; NaN where a song is padded, and
     # np.fmin turns NaN into the cap, so padding needs no mask.
-    base = (shifts[:, :, None] - songs[:, None, :]).astype(np.float32)  # (C, K, M)
+    base = ((6.0 if fold else 0.0) + shifts[:, :, None] - songs[:, None, :]).astype(np.float32)  # (C, K, M)
     inf = np.float32(np.inf)
     cap = np.float32(COST_CAP)
 
     def row_cost(i: int) -> np.ndarray:
         cost = base + np.float32(query[i])
+        if fold:
+            np.mod(cost, 12.0, out=cost)
+            cost -= 6.0
         np.abs(cost, out=cost)
         return np.fmin(cost, cap, out=cost)
 
@@ -149,12 +154,13 @@ def match_contours(
     batch: int = 64,
     scales: tuple[float, ...] | None = None,
     limits: np.ndarray | None = None,
+    fold: bool = False,
 ) -> np.ndarray:
     """Mean DTW cost of ``query`` against each contour (lower = more alike); COST_CAP for empty ones.
 
     ``scales`` defaults to ``TEMPO_SCALES``; each song keeps its best cost over them.
     ``limits``: per contour, a cost above which only "above the limit" matters (see :func:`dtw_costs`);
-    such songs get a cost that is at least their limit but not exact.
+    such songs get a cost that is at least their limit but not exact. ``fold``: see :func:`dtw_costs`.
     """
     scales = TEMPO_SCALES if scales is None else scales
     costs = np.full(len(contours), COST_CAP, np.float32)
@@ -166,12 +172,14 @@ def match_contours(
         rows = order[start : start + batch]
         chunk = [contours[r] for r in rows]
         shifts = candidate_shifts(query, chunk)
+        if fold:
+            shifts = np.mod(shifts, 12.0)
         padded = pad_contours(chunk)
         # A song's cost is its best over the tempo versions, so each version only has to beat the
         # best so far (and the caller's limit): the rest of its DTW can be abandoned. Exact.
         best = np.full(len(rows), np.inf) if limits is None else np.asarray(limits, np.float64)[rows]
         found = np.full(len(rows), COST_CAP, np.float32)
         for version in versions:
-            found = np.minimum(found, dtw_costs(version, padded, shifts, np.minimum(best, found)))
+            found = np.minimum(found, dtw_costs(version, padded, shifts, np.minimum(best, found), fold))
         costs[rows] = found
     return costs

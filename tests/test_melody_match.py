@@ -92,16 +92,17 @@ def test_rerank_abandons_only_songs_that_cannot_reach_the_top():
     assert np.allclose(fused[:EXACT_TOP], full[expected[:EXACT_TOP]])
 
 
-def test_contours_tracked_from_audio_are_not_matched():
-    """Songs whose contour came from audio keep their embedding order (a neutral melody cost)."""
-    from device.search import UNKNOWN_MELODY_COST, rerank_by_melody
+def test_contours_tracked_from_audio_count_folded_and_less():
+    """Audio-tracked contours: octave-folded costs at the lower weight, around the neutral charge."""
+    from device.search import ESTIMATED_TYPICAL_COST, UNKNOWN_MELODY_COST, rerank_by_melody
 
     songs = random_songs(6, 3)
-    query = songs[4][10:70].astype(np.float32)
+    query = (songs[4][10:70] - 12.0).astype(np.float32)  # an octave below: folding forgives it
     scores = np.array([0.8, 0.7, 0.6, 0.5, 0.4, 0.3])
-    estimated = np.array([True, True, False, True, False, True])
-    ranked, fused = rerank_by_melody(np.arange(6), scores, query, lambda s: songs[s], SearchConfig(), estimated)
-    assert ranked[0] == 4  # the matched song whose melody fits comes first
-    audio = [s for s in ranked if estimated[s]]
-    assert audio == [0, 1, 3, 5]  # embedding order among the songs that were not matched
-    assert np.isclose(fused[list(ranked).index(0)], 0.8 - SearchConfig().melody_weight * UNKNOWN_MELODY_COST)
+    estimated = np.ones(6, bool)
+    config = SearchConfig()
+    ranked, fused = rerank_by_melody(np.arange(6), scores, query, lambda s: songs[s], config, estimated)
+    folded = match_contours(query, songs, fold=True)
+    expected = scores - config.melody_weight_estimated * (folded - ESTIMATED_TYPICAL_COST) - config.melody_weight * UNKNOWN_MELODY_COST
+    assert ranked[0] == 4
+    assert np.allclose(fused, np.sort(expected)[::-1])
