@@ -28,6 +28,8 @@ import numpy as np
 COST_CAP = 2.5
 SHIFTS_TRIED = 4  # transpositions per song (read at call time, so a benchmark can vary it)
 TEMPO_SCALES = (0.5, 0.71, 1.0, 1.41, 2.0)  # query lengths tried, relative to the hum as sung
+TEMPO_SCALES_TRIED = 3  # per song: the scales nearest its note-rate tempo estimate (see tempo_choices)
+NOTE_CHANGE_SEMITONES = 0.5  # consecutive contour values further apart than this start a new note
 HIST_BINS = 24  # half-semitone pitch-class histogram
 ABANDON_EVERY = 8  # rows between checks for songs that can no longer matter (see dtw_costs)
 HISTOGRAM_HOP = 4  # song stretches whose key is compared with the query's start every 4 values
@@ -133,6 +135,29 @@ def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, limits: 
     return out
 
 
+def note_rate(contour: np.ndarray) -> float:
+    """Notes per contour value (pitch changes over half a semitone), floored: a tempo cue free of the key."""
+    if len(contour) < 2:
+        return 0.1
+    return max(float(np.mean(np.abs(np.diff(contour)) > NOTE_CHANGE_SEMITONES)), 0.02)
+
+
+def tempo_choices(query: np.ndarray, contours: list[np.ndarray], scales: tuple[float, ...], n: int) -> np.ndarray:
+    """(songs, scales) bool: the ``n`` scales nearest each song's tempo estimate.
+
+    A hum at 1.5x the song's tempo changes note 1.5x as often per contour value, so stretching it
+    by (its note rate / the song's) roughly matches the song. The estimate is rough (rhythm varies
+    within a tune, a hum drops and adds notes), so the nearest three of the five scales are tried:
+    on the benchmark, the same top-1/top-10/MRR as all five (0.690 / 0.785 / 0.734 with cached
+    embeddings) for 60 % of the DTW, where the nearest two lost 2 points.
+    """
+    wanted = np.log(note_rate(query) / np.array([note_rate(c) for c in contours]))
+    distance = np.abs(wanted[:, None] - np.log(np.asarray(scales))[None, :])
+    chosen = np.zeros(distance.shape, bool)
+    np.put_along_axis(chosen, np.argsort(distance, axis=1)[:, : min(n, len(scales))], True, axis=1)
+    return chosen
+
+
 def resample(contour: np.ndarray, scale: float) -> np.ndarray:
     """``contour`` made ``scale`` times as long by repeating or skipping values (no new pitches invented)."""
     n = max(int(round(len(contour) * scale)), 2)
@@ -166,20 +191,26 @@ def match_contours(
     costs = np.full(len(contours), COST_CAP, np.float32)
     if len(query) == 0:
         return costs
-    versions = [resample(query, s) for s in sorted(scales, key=lambda s: abs(np.log(s)))]  # likeliest first
+    by_likelihood = sorted(scales, key=lambda s: abs(np.log(s)))  # 1.0 first: often the best, so later ones abandon early
+    versions = [resample(query, s) for s in by_likelihood]
+    chosen = tempo_choices(query, contours, tuple(by_likelihood), TEMPO_SCALES_TRIED if len(scales) == len(TEMPO_SCALES) else len(scales))
     order = [r for r in np.argsort([len(c) for c in contours]) if len(contours[r]) > 0]  # similar lengths together
     for start in range(0, len(order), batch):
-        rows = order[start : start + batch]
+        rows = np.asarray(order[start : start + batch])
         chunk = [contours[r] for r in rows]
         shifts = candidate_shifts(query, chunk)
         if fold:
             shifts = np.mod(shifts, 12.0)
-        padded = pad_contours(chunk)
-        # A song's cost is its best over the tempo versions, so each version only has to beat the
+        # A song's cost is its best over its tempo versions, so each version only has to beat the
         # best so far (and the caller's limit): the rest of its DTW can be abandoned. Exact.
         best = np.full(len(rows), np.inf) if limits is None else np.asarray(limits, np.float64)[rows]
         found = np.full(len(rows), COST_CAP, np.float32)
-        for version in versions:
-            found = np.minimum(found, dtw_costs(version, padded, shifts, np.minimum(best, found), fold))
+        for v, version in enumerate(versions):
+            take = np.flatnonzero(chosen[rows, v])
+            if len(take) == 0:
+                continue
+            padded = pad_contours([chunk[k] for k in take])
+            tried = dtw_costs(version, padded, shifts[take], np.minimum(best[take], found[take]), fold)
+            found[take] = np.minimum(found[take], tried)
         costs[rows] = found
     return costs
