@@ -10,7 +10,8 @@ Members (flat names, nothing else is accepted):
 - ``songs.json``: the song table; song ``i`` owns vector labels ``first_vector .. +n_vectors``.
 - ``melodies.npz`` (optional): each song's melody contour (``values``, uint8 steps of 1/3 semitone
   above MIDI 20, :func:`device.pitch.pack_contour`) cut by ``offsets`` (int64, songs + 1), and
-  ``encoding`` (int64 [lowest MIDI, steps per semitone] = [20, 3]); plain arrays, loaded without
+  ``encoding`` (float64 [lowest MIDI, steps per semitone] = [20, 3]) and ``estimated`` (bool per song:
+  tracked from audio, matched octave-folded); plain arrays, loaded without
   pickle. Bundles from before ``encoding`` hold octave-folded pitch classes, which the matcher no
   longer reads: they load, with a warning, and answer without the melody stage.
 - ``manifest.sig`` (optional): an Ed25519 signature over the exact bytes of ``manifest.json``

@@ -41,22 +41,15 @@ ABANDON_EVERY = 8  # rows between checks for songs that can no longer matter (se
 HISTOGRAM_HOP = 4  # song stretches whose key is compared with the query's start every 4 values
 
 
-def pitch_class_histogram(contour: np.ndarray) -> np.ndarray:
-    """Unit-norm, lightly smoothed half-semitone pitch-class histogram of a contour."""
+def stretch_histograms(contour: np.ndarray, length: int) -> np.ndarray:
+    """Unit-norm, lightly smoothed half-semitone pitch-class histograms of the contour's stretches of
+    ``length`` values (one every ``HISTOGRAM_HOP``; the whole contour when ``length`` covers it)."""
     bins = np.floor(np.mod(contour * (HIST_BINS / 12), HIST_BINS)).astype(int)
-    hist = np.bincount(bins, minlength=HIST_BINS).astype(np.float32)
-    hist = np.convolve(np.concatenate([hist[-1:], hist, hist[:1]]), [0.25, 0.5, 0.25], mode="valid")
-    return hist / max(float(np.linalg.norm(hist)), 1e-9)
-
-
-def _stretch_histograms(song: np.ndarray, length: int) -> np.ndarray:
-    """Unit-norm pitch-class histograms of the song's stretches of ``length`` values (one per hop)."""
-    bins = np.floor(np.mod(song * (HIST_BINS / 12), HIST_BINS)).astype(int)
-    counts = np.zeros((len(song) + 1, HIST_BINS), np.float32)
-    counts[np.arange(1, len(song) + 1), bins] = 1.0
+    counts = np.zeros((len(contour) + 1, HIST_BINS), np.float32)
+    counts[np.arange(1, len(contour) + 1), bins] = 1.0
     np.cumsum(counts, axis=0, out=counts)
-    width = min(length, len(song))
-    starts = np.arange(0, len(song) - width + 1, HISTOGRAM_HOP)
+    width = min(length, len(contour))
+    starts = np.arange(0, len(contour) - width + 1, HISTOGRAM_HOP)
     hist = counts[starts + width] - counts[starts]
     hist = hist + 0.5 * (np.roll(hist, 1, axis=1) + np.roll(hist, -1, axis=1))
     return hist / np.maximum(np.linalg.norm(hist, axis=1, keepdims=True), 1e-9)
@@ -68,12 +61,12 @@ def candidate_shifts(query: np.ndarray, songs: list[np.ndarray], n: int | None =
     Each pitch-class shift is placed in the octave that brings the query's median nearest the song's.
     """
     n = SHIFTS_TRIED if n is None else n
-    q = pitch_class_histogram(query)
+    q = stretch_histograms(query, len(query))[0]
     rolled = np.stack([np.roll(q, s) for s in range(HIST_BINS)])  # rolled[s] = query moved up s half-semitones
     query_median = float(np.median(query))
     out = np.empty((len(songs), n), np.float32)
     for row, song in enumerate(songs):
-        fit = (_stretch_histograms(song, len(query)) @ rolled.T).max(axis=0)
+        fit = (stretch_histograms(song, len(query)) @ rolled.T).max(axis=0)
         pitch_class_shift = np.argsort(-fit, kind="stable")[:n] * (12 / HIST_BINS)
         octave = np.round((float(np.median(song)) - query_median - pitch_class_shift) / 12.0)
         out[row] = pitch_class_shift + 12.0 * octave
@@ -189,7 +182,8 @@ def match_contours(
 ) -> np.ndarray:
     """Mean DTW cost of ``query`` against each contour (lower = more alike); COST_CAP for empty ones.
 
-    ``scales`` defaults to ``TEMPO_SCALES``; each song keeps its best cost over them.
+    ``scales`` defaults to ``TEMPO_SCALES``; each song keeps its best cost over the
+    ``TEMPO_SCALES_TRIED`` of them nearest its tempo estimate (all of them when there are fewer).
     ``limits``: per contour, a cost above which only "above the limit" matters (see :func:`dtw_costs`);
     such songs get a cost that is at least their limit but not exact. ``fold``: see :func:`dtw_costs`.
     """
@@ -199,7 +193,7 @@ def match_contours(
         return costs
     by_likelihood = sorted(scales, key=lambda s: abs(np.log(s)))  # 1.0 first: often the best, so later ones abandon early
     versions = [resample(query, s) for s in by_likelihood]
-    chosen = tempo_choices(query, contours, tuple(by_likelihood), TEMPO_SCALES_TRIED if len(scales) == len(TEMPO_SCALES) else len(scales))
+    chosen = tempo_choices(query, contours, tuple(by_likelihood), TEMPO_SCALES_TRIED)
     order = [r for r in np.argsort([len(c) for c in contours]) if len(contours[r]) > 0]  # similar lengths together
     for start in range(0, len(order), batch):
         rows = np.asarray(order[start : start + batch])
