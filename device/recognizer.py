@@ -17,6 +17,7 @@ import numpy as np
 from device.audio_io import read_audio
 from device.bundle import Bundle, BundleError
 from device.encoder_runtime import MODEL_FORMAT, ModelError, load_encoder
+from device.melody_screen import IntervalCatalog
 from device.pitch import frame_pitches, matching_contour
 from device.query_stream import QueryEmbedder, QueryTooShortError
 from device.search import SearchConfig, rank_songs, rerank_by_melody
@@ -124,6 +125,17 @@ class Recognizer:
             )
         self._first = bundle.songs.first_vector
         self._count = bundle.songs.n_vectors
+        self._screen = self._interval_catalog()
+
+    def _interval_catalog(self) -> IntervalCatalog | None:
+        """The melody screen's song intervals, when this bundle and search use the screen."""
+        bundle, search = self.bundle, self.search
+        if bundle.contour_values is None or search.rerank <= 0 or search.screen <= 0:
+            return None
+        if len(bundle.songs) > search.screen_max_songs:
+            logger.info("%d songs: over screen_max_songs (%d), the melody screen is off", len(bundle.songs), search.screen_max_songs)
+            return None
+        return IntervalCatalog.from_contours(bundle.contour, len(bundle.songs), bundle.contour_estimated)
 
     def recognize_file(self, path: str | Path, top: int = 5) -> Answer:
         started = time.perf_counter()
@@ -162,15 +174,21 @@ class Recognizer:
 
     def _rank(self, per_scale: list[np.ndarray], frames: np.ndarray, top: int, timings: dict[str, float]) -> Answer:
         """Ranks songs for query embeddings at one or more tempo scales, then re-ranks the head by melody."""
+        t1 = time.perf_counter()
+        melody_on = self.bundle.contour_values is not None and self.search.rerank > 0
+        contour = matching_contour(frame_pitches(frames, self.frontend_config)) if melody_on else None
+        screened = self._screen.best(contour, self.search.screen) if self._screen is not None else None
         t2 = time.perf_counter()
+        if screened is not None:
+            timings = {**timings, "screen": (t2 - t1) * 1000}
         embeddings = np.concatenate(per_scale)
         lengths = [len(e) for e in per_scale]
-        songs, scores = rank_songs(embeddings, lengths, self.bundle.index, self.bundle.vector_song, self._first, self._count, self.search)
+        bundle = self.bundle
+        songs, scores = rank_songs(embeddings, lengths, bundle.index, bundle.vector_song, self._first, self._count, self.search, screened)
         t3 = time.perf_counter()
         timings = {**timings, "search": (t3 - t2) * 1000}
-        if self.bundle.contour_values is not None and self.search.rerank > 0:
-            contour = matching_contour(frame_pitches(frames, self.frontend_config))
-            songs, scores = rerank_by_melody(songs, scores, contour, self.bundle.contour, self.search, self.bundle.contour_estimated)
+        if melody_on:
+            songs, scores = rerank_by_melody(songs, scores, contour, bundle.contour, self.search, bundle.contour_estimated, screened)
             timings["melody"] = (time.perf_counter() - t3) * 1000
         rows = [self.bundle.songs[int(s)] for s in songs[:top]]
         matches = [Match(row.title, row.artist, row.song_id, float(score)) for row, score in zip(rows, scores[:top])]

@@ -8,6 +8,9 @@ Summing over windows, not taking the single best pair, is what made the prototyp
 Stage 3 (melody re-rank, :func:`rerank_by_melody`): when the bundle carries melody contours, the
 best ``rerank`` songs are compared with the hum's pitch contour by DTW (:mod:`device.melody_match`)
 and their scores lowered by the contour distance; the songs below keep their place beneath.
+The melody screen (:mod:`device.melody_screen`) adds the ``screen`` songs whose note intervals fit
+the hum best to the candidates of stage 2 and to the songs stage 3 re-ranks, so a song the
+embedding missed can still win on its melody.
 
 Stage 2 (rescore): for the shortlisted songs, every query window is compared with every window of
 the song (vectors read back from the index), and the song's score is the mean over query windows
@@ -44,6 +47,11 @@ class SearchConfig:
         The cost grows with the number of songs and their contours' length (see README).
     melody_weight_estimated: the same for contours tracked from audio (see :func:`rerank_by_melody`):
         0.8, the weight session 3 tuned for octave-folded matching.
+    screen: songs the whole-catalog melody screen adds to the re-rank (0 = off). On the 2,000-song
+        benchmark (session 5) 0 / 20 / 30 / 50 gave top-1 0.70 / 0.765 / 0.775 / 0.775 with the
+        same re-rank of the embedding's best 100.
+    screen_max_songs: catalogs larger than this skip the screen (it visits every song: ~25 ms per
+        2,000 songs on one x86 core, several times that on a Pi).
     """
 
     k_per_window: int = 100
@@ -52,6 +60,8 @@ class SearchConfig:
     rerank: int = 100
     melody_weight: float = 3.0
     melody_weight_estimated: float = 0.8
+    screen: int = 30
+    screen_max_songs: int = 20_000
 
 
 def shortlist_songs(similarities: np.ndarray, labels: np.ndarray, vector_song: np.ndarray, size: int) -> np.ndarray:
@@ -88,20 +98,23 @@ def rank_songs(
     first_vectors: np.ndarray,
     n_vectors: np.ndarray,
     config: SearchConfig,
+    extra: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(song numbers, scores) best first.
 
     ``embeddings`` stacks the unit-norm window embeddings of every version of the query (one per
     tempo scale), ``version_lengths`` says how many windows each version has. All versions go to the
-    index in one k-NN call; the union of their shortlists is read back from the index once; each
-    song keeps its best rescored value over the versions.
+    index in one k-NN call; the union of their shortlists (and of ``extra``: songs found another
+    way, such as the melody screen) is read back from the index once; each song keeps its best
+    rescored value over the versions.
     """
     k = min(config.k_per_window, index.get_current_count())
     labels, distances = index.knn_query(embeddings, k=k)
     bounds = np.cumsum([0, *version_lengths])
     versions = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
     shortlists = [shortlist_songs(1.0 - distances[v], labels[v].astype(np.int64), vector_song, config.shortlist) for v in versions]
-    candidates = np.unique(np.concatenate(shortlists))
+    found_elsewhere = [] if extra is None else [np.asarray(extra, np.int64)]
+    candidates = np.unique(np.concatenate([*shortlists, *found_elsewhere]))
     counts = n_vectors[candidates]
     bounds = np.concatenate([[0], np.cumsum(counts)])
     ids = np.repeat(first_vectors[candidates] - bounds[:-1], counts) + np.arange(bounds[-1])
@@ -118,10 +131,12 @@ def rerank_by_melody(
     contour_of,
     config: SearchConfig,
     estimated: np.ndarray | None = None,
+    also: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Re-ranks the first ``config.rerank`` songs by ``score - melody_weight * DTW cost``.
+    """Re-ranks the first ``config.rerank`` songs, and any of ``also``, by ``score - melody_weight * DTW cost``.
 
-    ``contour_of(song)`` gives a song's contour; ``estimated[song]``: it was tracked from audio.
+    ``contour_of(song)`` gives a song's contour; ``estimated[song]``: it was tracked from audio;
+    ``also``: songs to re-rank wherever the embedding placed them (the melody screen's).
 
     Contours tracked from audio are compared octave-folded and count less: on a whole arrangement
     the tracker follows the bass or the chords as often as the tune. Such a song is charged the
@@ -138,9 +153,14 @@ def rerank_by_melody(
     """
     from device.melody_match import COST_CAP, match_contours
 
-    head = min(config.rerank, len(songs))
-    if head == 0 or len(query_contour) == 0:
+    in_head = np.arange(len(songs)) < config.rerank
+    if also is not None and len(also):
+        in_head |= np.isin(songs, also)
+    if not in_head.any() or len(query_contour) == 0:
         return songs, scores
+    head = int(in_head.sum())
+    order = np.concatenate([np.flatnonzero(in_head), np.flatnonzero(~in_head)])  # embedding order within each part
+    songs, scores = songs[order], scores[order]
     flags = np.zeros(head, bool) if estimated is None else estimated[songs[:head]]
     penalty = np.zeros(head)  # melody_weight x cost, per song
     for fold in (False, True):

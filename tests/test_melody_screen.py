@@ -1,0 +1,82 @@
+"""The whole-catalog melody screen: notes from a hum, interval alignment, and how it feeds the re-rank."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from device.bundle import load_bundle
+from device.melody_screen import EDIT_PENALTY, INTERVAL_CAP, IntervalCatalog, align_costs, hum_intervals, song_intervals
+from device.recognizer import Recognizer
+from device.search import SearchConfig, rerank_by_melody
+from tests.conftest import make_hum
+
+
+def sung(pitches: list[float], values_per_note: list[int], rng: np.random.Generator, wobble: float = 0.15) -> np.ndarray:
+    """A tracked-looking contour: each note held for some values, with intonation noise."""
+    return np.concatenate([p + rng.normal(0, wobble, n) for p, n in zip(pitches, values_per_note)]).astype(np.float32)
+
+
+def test_hum_intervals_survive_wobble_and_ignore_key_and_note_length():
+    rng = np.random.default_rng(0)
+    contour = sung([60.3, 62.3, 64.3, 60.3, 67.3], [3, 5, 2, 4, 6], rng)
+    assert np.allclose(hum_intervals(contour), [2, 2, -4, 7], atol=0.5)
+    assert np.allclose(hum_intervals(contour - 7.0), hum_intervals(contour))
+    assert len(hum_intervals(np.zeros(0, np.float32))) == 0
+
+
+def test_song_intervals_merge_repeated_pitches():
+    contour = np.array([60, 60, 62, 62, 62, 62, 59, 64, 64], np.float32)
+    assert song_intervals(contour).tolist() == [2.0, -3.0, 5.0]
+
+
+def test_alignment_finds_the_passage_and_forgives_a_dropped_or_added_note():
+    song = np.array([[2, 2, -4, 7, -2, -1, -2, 3, 2, -5, 0.0, 0.0]], np.float32)
+    song[0, 10:] = np.nan  # padding
+    exact = np.array([-4, 7, -2, -1], np.float32)
+    dropped = np.array([-4, 5, -1], np.float32)  # the 7 and the -2 merged: a note left out
+    added = np.array([-4, 7, -3, 2, -1], np.float32)  # -2 sung as -3 then +1... an extra note
+    assert align_costs(exact, song)[0] < 1e-6
+    assert np.isclose(align_costs(dropped, song)[0], EDIT_PENALTY / 3, atol=1e-6)
+    assert np.isclose(align_costs(added[[0, 1, 2, 4]], song)[0], 0.25, atol=1e-6)  # one interval a semitone off
+    elsewhere = np.array([[5, 5, 5, 5, -12, 0, 0, 0, 0, 0]], np.float32)
+    assert align_costs(exact, elsewhere)[0] > 1.0
+    assert align_costs(exact, np.full((1, 3), np.nan, np.float32))[0] == INTERVAL_CAP
+
+
+def test_catalog_screen_picks_the_sung_tune_and_skips_estimated_contours():
+    rng = np.random.default_rng(1)
+    songs = [np.repeat(rng.integers(55, 75, 50).astype(np.float32), rng.integers(2, 5, 50)) for _ in range(300)]
+    notes = np.flatnonzero(np.abs(np.diff(songs[123])) > 0)[10:25]
+    pitches = (songs[123][notes + 1] - 9.0).tolist()  # 15 notes of song 123, in another key
+    hum = sung(pitches, list(rng.integers(2, 6, len(pitches))), rng)
+    screen = IntervalCatalog.from_contours(lambda s: songs[s], len(songs))
+    assert screen.best(hum, 5)[0] == 123
+    estimated = np.zeros(len(songs), bool)
+    estimated[123] = True
+    without = IntervalCatalog.from_contours(lambda s: songs[s], len(songs), estimated)
+    assert 123 not in without.best(hum, 5).tolist()
+    assert without.costs(hum)[123] == INTERVAL_CAP
+
+
+def test_rerank_takes_screened_songs_from_below_the_head():
+    rng = np.random.default_rng(4)
+    songs = [np.repeat(rng.integers(55, 75, 40).astype(np.float32), rng.integers(2, 5, 40)) for _ in range(40)]
+    query = (songs[35][20:80] + 2.0).astype(np.float32)
+    scores = np.linspace(0.8, 0.4, 40)
+    config = SearchConfig(rerank=10)
+    alone, _ = rerank_by_melody(np.arange(40), scores, query, lambda s: songs[s], config)
+    helped, fused = rerank_by_melody(np.arange(40), scores, query, lambda s: songs[s], config, also=np.array([35]))
+    assert alone[0] != 35 and 35 not in alone[:10].tolist()
+    assert helped[0] == 35
+    assert sorted(helped.tolist()) == list(range(40)) and np.all(np.diff(fused) <= 0)
+
+
+def test_recognizer_screens_small_catalogs_only(bundle_path, tunes):
+    bundle = load_bundle(bundle_path)
+    hum = make_hum(tunes[2], seed=7, transpose=5.0, tempo_factor=0.9)
+    screened = Recognizer(bundle).recognize_audio(hum)
+    assert screened.matches[0].song_id == "song2.mid"
+    assert "screen" in screened.timings_ms
+    capped = Recognizer(bundle, search=SearchConfig(screen_max_songs=len(bundle.songs) - 1)).recognize_audio(hum)
+    assert "screen" not in capped.timings_ms
+    assert capped.matches[0].song_id == "song2.mid"
