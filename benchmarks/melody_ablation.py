@@ -10,7 +10,8 @@ at a time against the shipped matcher:
 - octave-folded costs instead of octave-aware ones;
 - 1 or 2 transpositions instead of 4;
 - one tempo (the hum as sung) instead of the 3 scales nearest the note-rate estimate;
-- all 5 tempo scales for every song.
+- all 5 tempo scales for every song;
+- free local slopes (no ``OFF_DIAGONAL_PENALTY``).
 """
 
 from __future__ import annotations
@@ -37,24 +38,28 @@ POOL = 100
 
 def variants() -> dict[str, dict]:
     """Name -> settings (``fold``, ``shifts``, ``scales``, ``tried``) of each matcher variant."""
-    shipped = {"fold": False, "shifts": 4, "scales": melody_match.TEMPO_SCALES, "tried": 3}
+    shipped = {"fold": False, "shifts": 4, "scales": melody_match.TEMPO_SCALES, "tried": 3, "penalty": melody_match.OFF_DIAGONAL_PENALTY}
     return {
-        "shipped (octave-aware, 4 keys, 3 of 5 tempi)": shipped,
+        "shipped (octave-aware, 4 keys, 3 of 5 tempi, slopes charged)": shipped,
         "octave-folded": {**shipped, "fold": True},
         "2 keys": {**shipped, "shifts": 2},
         "1 key": {**shipped, "shifts": 1},
         "one tempo (x1 only)": {**shipped, "scales": (1.0,), "tried": 1},
         "all 5 tempi for every song": {**shipped, "tried": 5},
+        "free slopes (no off-diagonal penalty)": {**shipped, "penalty": 0.0},
     }
 
 
 def costs_with(settings: dict, query: np.ndarray, contours: list[np.ndarray]) -> np.ndarray:
-    saved = (melody_match.SHIFTS_TRIED, melody_match.TEMPO_SCALES_TRIED)
-    melody_match.SHIFTS_TRIED, melody_match.TEMPO_SCALES_TRIED = settings["shifts"], settings["tried"]
+    names = ("SHIFTS_TRIED", "TEMPO_SCALES_TRIED", "OFF_DIAGONAL_PENALTY")
+    saved = [getattr(melody_match, name) for name in names]
+    for name, value in zip(names, (settings["shifts"], settings["tried"], settings["penalty"])):
+        setattr(melody_match, name, value)
     try:
         return melody_match.match_contours(query, contours, scales=settings["scales"], fold=settings["fold"])
     finally:
-        melody_match.SHIFTS_TRIED, melody_match.TEMPO_SCALES_TRIED = saved
+        for name, value in zip(names, saved):
+            setattr(melody_match, name, value)
 
 
 def main() -> None:

@@ -50,8 +50,9 @@ class SearchConfig:
     screen: songs the whole-catalog melody screen adds to the re-rank (0 = off). On the 2,000-song
         benchmark (session 5) 0 / 20 / 30 / 50 gave top-1 0.70 / 0.765 / 0.775 / 0.775 with the
         same re-rank of the embedding's best 100.
-    screen_max_songs: catalogs larger than this skip the screen (it visits every song: ~25 ms per
-        2,000 songs on one x86 core, several times that on a Pi).
+    screen_max_songs: catalogs larger than this skip the screen: it visits every song, ~20 ms per
+        2,000 songs of ~80 notes for a 10 s hum on one x86 core (so ~100 ms at the cap; a Pi 4
+        core is ~4-5x slower).
     """
 
     k_per_window: int = 100
@@ -61,7 +62,7 @@ class SearchConfig:
     melody_weight: float = 3.0
     melody_weight_estimated: float = 0.8
     screen: int = 30
-    screen_max_songs: int = 20_000
+    screen_max_songs: int = 10_000
 
 
 def shortlist_songs(similarities: np.ndarray, labels: np.ndarray, vector_song: np.ndarray, size: int) -> np.ndarray:
