@@ -112,7 +112,7 @@ def big_bundle(n_songs: int, vectors_per_song: int) -> Path:
     from device.bundle import Song, load_bundle
     from index_builder.bundle_writer import write_bundle
 
-    path = CACHE / f"synthetic-{n_songs}x{vectors_per_song}-melody.humbundle"
+    path = CACHE / f"synthetic-{n_songs}x{vectors_per_song}-notes.humbundle"
     if path.exists():
         return path
     demo = load_bundle(REPO / "demo" / "demo.humbundle")
@@ -125,9 +125,11 @@ def big_bundle(n_songs: int, vectors_per_song: int) -> Path:
     first = len(real)
     for i in range(n_fake):
         songs.append(Song(f"synthetic-{i:06d}", f"Synthetic song {i}", "", "", 180.0, first + i * vectors_per_song, vectors_per_song))
-    # Melody contours of the length of a 30 s tune (random notes), so the melody stage costs what it would.
+    # Melody contours of the length of a 30 s tune: 90 random notes (MIDI 55-79) of 3 values each, so the
+    # screen and the DTW cost what they would. (Before session 5 these were pitches 0-12, which the
+    # bundle's contour packing clips to one constant pitch: a flat contour the DTW abandons at once.)
     contours = [demo.contour(i) for i in range(len(demo.songs))]
-    contours += [np.repeat(rng.uniform(0, 12, 90), 3).astype(np.float32) for _ in range(n_fake)]
+    contours += [np.repeat(rng.integers(55, 80, 90), 3).astype(np.float32) for _ in range(n_fake)]
     print(f"building {path.name}: {len(real) + len(fake):,} vectors (one-time, cached)", file=sys.stderr, flush=True)
     write_bundle(path, demo.model, songs, np.concatenate([real, fake]), demo.frontend, demo.windows, contours=contours)
     return path

@@ -56,6 +56,9 @@ def test_catalog_screen_picks_the_sung_tune_and_skips_estimated_contours():
     without = IntervalCatalog.from_contours(lambda s: songs[s], len(songs), estimated)
     assert 123 not in without.best(hum, 5).tolist()
     assert without.costs(hum)[123] == INTERVAL_CAP
+    assert len(screen.best(np.zeros(0, np.float32), 5)) == 0  # silence: nothing to add
+    assert len(screen.best(np.full(20, 60.0, np.float32), 5)) == 0  # one held note has no intervals
+    assert len(IntervalCatalog.from_contours(lambda s: songs[s], len(songs), np.ones(len(songs), bool)).best(hum, 5)) == 0
 
 
 def test_rerank_takes_screened_songs_from_below_the_head():
