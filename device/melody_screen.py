@@ -18,13 +18,17 @@ It is cheap because it works on notes, not frames, and on intervals, not pitches
   note's merged interval counts twice, for the two it replaces, so that merging never makes a
   wrong song cheaper than the cap).
 
-On the 2,000-song benchmark (session 5, 200 hums) the screen alone ranks the right song first for
-0.46 of hums, but its best 30 hold the right song for 0.69, and together with the embedding's
-best 100 the re-rank sees the right song for 0.93 of hums instead of 0.83. Split thresholds of
-0.3 / 0.4 / 0.5 / 0.7 / 0.9 semitones gave 0.925 / 0.925 / 0.93 / 0.895 / 0.875.
+On the 2,000-song benchmark (session 5, its 200 hums, exploratory runs over a dump of them) the
+screen alone ranks the right song first for 0.60 of hums, its best 30 hold the right song for
+0.795, and together with the embedding's best 100 the re-rank sees the right song for 0.95 of hums
+instead of 0.83. ``EDIT_PENALTY`` 0.15 / 0.3 / 0.5 / 0.75 / 1.0 / 1.5 gave a best-30 recall of
+0.695 / 0.73 / 0.775 / 0.78 / 0.795 / 0.785; split thresholds of 0.3 / 0.4 / 0.5 / 0.7 / 0.9
+semitones (tried on an earlier version of the alignment, penalty 0.3) gave a union recall of 0.925 / 0.925 / 0.93 /
+0.895 / 0.875. Note durations (log ratios of consecutive notes) as a second cost did not help:
+a hum's note lengths are too noisy once rests and articulation are gone.
 
 Contours tracked from audio (``estimated``) are left out: their "notes" are as often the bass as
-the tune. Time grows with the catalog (~25 ms per 2,000 songs on one x86 core), so
+the tune. Time grows with the catalog (~20 ms per 2,000 songs on one x86 core), so
 :class:`device.search.SearchConfig` turns the screen off above ``screen_max_songs``.
 """
 

@@ -48,8 +48,10 @@ class SearchConfig:
     melody_weight_estimated: the same for contours tracked from audio (see :func:`rerank_by_melody`):
         0.8, the weight session 3 tuned for octave-folded matching.
     screen: songs the whole-catalog melody screen adds to the re-rank (0 = off). On the 2,000-song
-        benchmark (session 5) 0 / 20 / 30 / 50 gave top-1 0.70 / 0.765 / 0.775 / 0.775 with the
-        same re-rank of the embedding's best 100.
+        benchmark's hums (session 5, exploratory, re-rank of the embedding's best 100 beside it)
+        0 / 30 / 40 / 60 gave top-1 0.70 / 0.795 / 0.79 / 0.79 and top-10 0.795 / 0.895 / 0.895 /
+        0.905. With the screen, re-ranking only the embedding's best 30 loses ~2.5 points of
+        top-10 for half the DTW.
     screen_max_songs: catalogs larger than this skip the screen: it visits every song, ~20 ms per
         2,000 songs of ~80 notes for a 10 s hum on one x86 core (so ~100 ms at the cap; a Pi 4
         core is ~4-5x slower).
