@@ -34,10 +34,12 @@ def test_alignment_finds_the_passage_and_forgives_a_dropped_or_added_note():
     song[0, 10:] = np.nan  # padding
     exact = np.array([-4, 7, -2, -1], np.float32)
     dropped = np.array([-4, 5, -1], np.float32)  # the 7 and the -2 merged: a note left out
-    added = np.array([-4, 7, -3, 2, -1], np.float32)  # -2 sung as -3 then +1... an extra note
+    added = np.array([-4, 7, -3, 1, -1], np.float32)  # the -2 sung as -3 then +1: a note put in
+    off = np.array([-4, 7, -3, -1], np.float32)  # the -2 sung a semitone wide
     assert align_costs(exact, song)[0] < 1e-6
     assert np.isclose(align_costs(dropped, song)[0], EDIT_PENALTY / 3, atol=1e-6)
-    assert np.isclose(align_costs(added[[0, 1, 2, 4]], song)[0], 0.25, atol=1e-6)  # one interval a semitone off
+    assert np.isclose(align_costs(added, song)[0], EDIT_PENALTY / 5, atol=1e-6)
+    assert np.isclose(align_costs(off, song)[0], 0.25, atol=1e-6)
     elsewhere = np.array([[5, 5, 5, 5, -12, 0, 0, 0, 0, 0]], np.float32)
     assert align_costs(exact, elsewhere)[0] > 1.0
     assert align_costs(exact, np.full((1, 3), np.nan, np.float32))[0] == INTERVAL_CAP
