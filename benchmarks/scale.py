@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.device import CACHE, REPO, pin_to_one_core, resident_memory_mb
+from device.search import SearchConfig
 
 QUERY_WINDOWS = 11  # a 10 s hum at the shipped query hop
-TEMPO_VERSIONS = 5  # len(SearchConfig().tempo_scales); each version given 11 windows (x0.5 has fewer, x2 more)
+TEMPO_VERSIONS = len(SearchConfig().tempo_scales)  # the shipped versions, each given 11 windows (x0.5 has fewer, x2 more)
 
 
 def synthetic_vectors(n_songs: int, per_song: int, dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -76,7 +77,7 @@ def queries(vectors: np.ndarray, n: int, rng: np.random.Generator) -> list[np.nd
 def measure_search(path: Path, vectors: np.ndarray, n_queries: int) -> tuple[np.ndarray, float]:
     """(per-query search ms on one core, recall@10 of the index at the shipped ef)."""
     from device.bundle import load_bundle
-    from device.search import SearchConfig, rank_songs
+    from device.search import rank_songs
 
     bundle = load_bundle(path)
     first, count = bundle.songs.first_vector, bundle.songs.n_vectors

@@ -174,8 +174,9 @@ class Recognizer:
 
     def _rank(self, per_scale: list[np.ndarray], frames: np.ndarray, top: int, timings: dict[str, float]) -> Answer:
         """Ranks songs for query embeddings at one or more tempo scales, then re-ranks the head by melody."""
+        bundle = self.bundle
         t1 = time.perf_counter()
-        melody_on = self.bundle.contour_values is not None and self.search.rerank > 0
+        melody_on = bundle.contour_values is not None and self.search.rerank > 0
         contour = matching_contour(frame_pitches(frames, self.frontend_config)) if melody_on else None
         screened = self._screen.best(contour, self.search.screen) if self._screen is not None else None
         t2 = time.perf_counter()
@@ -183,14 +184,13 @@ class Recognizer:
             timings = {**timings, "screen": (t2 - t1) * 1000}
         embeddings = np.concatenate(per_scale)
         lengths = [len(e) for e in per_scale]
-        bundle = self.bundle
         songs, scores = rank_songs(embeddings, lengths, bundle.index, bundle.vector_song, self._first, self._count, self.search, screened)
         t3 = time.perf_counter()
         timings = {**timings, "search": (t3 - t2) * 1000}
         if melody_on:
             songs, scores = rerank_by_melody(songs, scores, contour, bundle.contour, self.search, bundle.contour_estimated, screened)
             timings["melody"] = (time.perf_counter() - t3) * 1000
-        rows = [self.bundle.songs[int(s)] for s in songs[:top]]
+        rows = [bundle.songs[int(s)] for s in songs[:top]]
         matches = [Match(row.title, row.artist, row.song_id, float(score)) for row, score in zip(rows, scores[:top])]
         timings["total"] = sum(timings.values())
         if not len(scores):
