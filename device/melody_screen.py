@@ -117,17 +117,22 @@ class IntervalCatalog:
         return cls([None if estimated is not None and estimated[s] else song_intervals(contour_of(s)) for s in range(n_songs)])
 
     def costs(self, query_contour: np.ndarray) -> np.ndarray:
-        """(songs,) alignment cost of the hum's intervals; INTERVAL_CAP for songs left out."""
-        out = np.full(self.n_songs, INTERVAL_CAP, np.float32)
+        """(songs,) alignment cost of the hum's intervals; NaN (no opinion) for songs left out.
+
+        A hum with no interval at all (one held note) costs INTERVAL_CAP against every screened song.
+        """
+        out = np.full(self.n_songs, np.nan, np.float32)
         query = hum_intervals(query_contour)
-        if len(query) == 0:
-            return out
         for rows, padded in self.batches:
-            out[rows] = align_costs(query, padded)
+            out[rows] = align_costs(query, padded) if len(query) else INTERVAL_CAP
         return out
 
     def best(self, query_contour: np.ndarray, count: int) -> np.ndarray:
         """The ``count`` songs whose intervals fit the hum best (fewer when few fit at all)."""
-        costs = self.costs(query_contour)
-        order = np.argsort(costs, kind="stable")[:count]
-        return order[costs[order] < INTERVAL_CAP]
+        return best_fitting(self.costs(query_contour), count)
+
+
+def best_fitting(costs: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` songs of lowest screen cost, leaving out songs at the cap or left out (NaN)."""
+    order = np.argsort(costs, kind="stable")[:count]  # NaN sorts last
+    return order[costs[order] < INTERVAL_CAP]

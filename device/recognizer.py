@@ -17,7 +17,7 @@ import numpy as np
 from device.audio_io import read_audio
 from device.bundle import Bundle, BundleError
 from device.encoder_runtime import MODEL_FORMAT, ModelError, load_encoder
-from device.melody_screen import IntervalCatalog
+from device.melody_screen import IntervalCatalog, best_fitting
 from device.pitch import frame_pitches, matching_contour
 from device.query_stream import QueryEmbedder, QueryTooShortError
 from device.search import SearchConfig, rank_songs, rerank_by_melody
@@ -178,7 +178,8 @@ class Recognizer:
         t1 = time.perf_counter()
         melody_on = bundle.contour_values is not None and self.search.rerank > 0
         contour = matching_contour(frame_pitches(frames, self.frontend_config)) if melody_on else None
-        screened = self._screen.best(contour, self.search.screen) if self._screen is not None else None
+        screen_costs = self._screen.costs(contour) if self._screen is not None else None
+        screened = best_fitting(screen_costs, self.search.screen) if screen_costs is not None else None
         t2 = time.perf_counter()
         if screened is not None:
             timings = {**timings, "screen": (t2 - t1) * 1000}
@@ -188,7 +189,9 @@ class Recognizer:
         t3 = time.perf_counter()
         timings = {**timings, "search": (t3 - t2) * 1000}
         if melody_on:
-            songs, scores = rerank_by_melody(songs, scores, contour, bundle.contour, self.search, bundle.contour_estimated, screened)
+            songs, scores = rerank_by_melody(
+                songs, scores, contour, bundle.contour, self.search, bundle.contour_estimated, screened, screen_costs
+            )
             timings["melody"] = (time.perf_counter() - t3) * 1000
         rows = [bundle.songs[int(s)] for s in songs[:top]]
         matches = [Match(row.title, row.artist, row.song_id, float(score)) for row, score in zip(rows, scores[:top])]

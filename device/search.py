@@ -26,6 +26,7 @@ import numpy as np
 EXACT_FIRST = 24  # songs the melody stage matches in full before it sets a bar for the rest
 UNKNOWN_MELODY_COST = 0.6  # between a right match (~0.2-0.4 semitones) and a wrong one (~0.8-1.5)
 ESTIMATED_TYPICAL_COST = 1.0  # folded cost of a hum against a typical audio-tracked contour (see rerank_by_melody)
+SCREEN_NEUTRAL_COST = 0.8  # screen cost charged where the screen has no opinion (see rerank_by_melody)
 EXACT_TOP = 10  # places of the answer guaranteed exact (the benchmark's top-10)
 
 
@@ -55,6 +56,11 @@ class SearchConfig:
     screen_max_songs: catalogs larger than this skip the screen: it visits every song, ~20 ms per
         2,000 songs of ~80 notes for a 10 s hum on one x86 core (so ~100 ms at the cap; a Pi 4
         core is ~4-5x slower).
+    screen_weight: the re-ranked songs' final score also loses ``screen_weight`` x their screen
+        cost (mean semitones per interval): the interval alignment tolerates dropped and added
+        notes, which the DTW does not, so the two disagree usefully. On the 2,000-song benchmark's
+        hums (session 6, exploratory, over the session 5 dump) weights 0 / 0.75 / 1 / 1.25 gave
+        top-1 0.795 / 0.805 / 0.805 / 0.81 and MRR 0.837 / 0.844 / 0.844 / 0.848.
     """
 
     k_per_window: int = 100
@@ -65,6 +71,7 @@ class SearchConfig:
     melody_weight_estimated: float = 0.8
     screen: int = 30
     screen_max_songs: int = 10_000
+    screen_weight: float = 1.0
 
 
 def shortlist_songs(similarities: np.ndarray, labels: np.ndarray, vector_song: np.ndarray, size: int) -> np.ndarray:
@@ -135,11 +142,18 @@ def rerank_by_melody(
     config: SearchConfig,
     estimated: np.ndarray | None = None,
     also: np.ndarray | None = None,
+    screen_costs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Re-ranks the first ``config.rerank`` songs, and any of ``also``, by ``score - melody_weight * DTW cost``.
+    """Re-ranks the first ``config.rerank`` songs, and any of ``also``, by
+    ``score - melody_weight * DTW cost - screen_weight * screen cost``.
 
     ``contour_of(song)`` gives a song's contour; ``estimated[song]``: it was tracked from audio;
-    ``also``: songs to re-rank wherever the embedding placed them (the melody screen's).
+    ``also``: songs to re-rank wherever the embedding placed them (the melody screen's);
+    ``screen_costs[song]``: the melody screen's cost (:meth:`device.melody_screen.IntervalCatalog.costs`).
+    Where the screen has no opinion (songs it leaves out, NaN; every song when it is off) the
+    charge is the neutral ``SCREEN_NEUTRAL_COST``, about what the 20th-best of 2,000 wrong songs
+    costs, so scores keep one scale (the confidence is fitted on them) and a recording in a
+    mixed catalog neither gains nor loses against a MIDI song on the screen's silence.
 
     Contours tracked from audio are compared octave-folded and count less: on a whole arrangement
     the tracker follows the bass or the chords as often as the tune. Such a song is charged the
@@ -164,6 +178,11 @@ def rerank_by_melody(
     head = int(in_head.sum())
     order = np.concatenate([np.flatnonzero(in_head), np.flatnonzero(~in_head)])  # embedding order within each part
     songs, scores = songs[order], scores[order]
+    if screen_costs is None:
+        charge = np.full(len(songs), SCREEN_NEUTRAL_COST)
+    else:
+        charge = np.nan_to_num(screen_costs[songs].astype(np.float64), nan=SCREEN_NEUTRAL_COST)
+    scores = scores - config.screen_weight * charge  # the screen's part of the final score
     flags = np.zeros(head, bool) if estimated is None else estimated[songs[:head]]
     penalty = np.zeros(head)  # melody_weight x cost, per song
     for fold in (False, True):

@@ -76,7 +76,7 @@ def random_songs(n: int, seed: int) -> list[np.ndarray]:
 
 def test_rerank_abandons_only_songs_that_cannot_reach_the_top():
     """The early-abandoning re-rank gives the same top places as matching every song in full."""
-    from device.search import EXACT_TOP, rerank_by_melody
+    from device.search import EXACT_TOP, SCREEN_NEUTRAL_COST, rerank_by_melody
 
     songs = random_songs(80, 1)
     query = (songs[50][30:90] + 3.0).astype(np.float32)
@@ -85,7 +85,7 @@ def test_rerank_abandons_only_songs_that_cannot_reach_the_top():
     scores = np.sort(rng.uniform(0.3, 0.8, 80))[::-1]
     config = SearchConfig(rerank=80)
     ranked, fused = rerank_by_melody(order, scores, query, lambda s: songs[s], config)
-    full = scores - config.melody_weight * match_contours(query, songs)
+    full = scores - config.melody_weight * match_contours(query, songs) - config.screen_weight * SCREEN_NEUTRAL_COST
     expected = np.argsort(-full, kind="stable")
     assert ranked[0] == 50
     assert ranked[:EXACT_TOP].tolist() == expected[:EXACT_TOP].tolist()
@@ -94,7 +94,7 @@ def test_rerank_abandons_only_songs_that_cannot_reach_the_top():
 
 def test_contours_tracked_from_audio_count_folded_and_less():
     """Audio-tracked contours: octave-folded costs at the lower weight, around the neutral charge."""
-    from device.search import ESTIMATED_TYPICAL_COST, UNKNOWN_MELODY_COST, rerank_by_melody
+    from device.search import ESTIMATED_TYPICAL_COST, SCREEN_NEUTRAL_COST, UNKNOWN_MELODY_COST, rerank_by_melody
 
     songs = random_songs(6, 3)
     query = (songs[4][10:70] - 12.0).astype(np.float32)  # an octave below: folding forgives it
@@ -104,5 +104,6 @@ def test_contours_tracked_from_audio_count_folded_and_less():
     ranked, fused = rerank_by_melody(np.arange(6), scores, query, lambda s: songs[s], config, estimated)
     folded = match_contours(query, songs, fold=True)
     expected = scores - config.melody_weight_estimated * (folded - ESTIMATED_TYPICAL_COST) - config.melody_weight * UNKNOWN_MELODY_COST
+    expected -= config.screen_weight * SCREEN_NEUTRAL_COST  # no screen: every song pays the neutral charge
     assert ranked[0] == 4
     assert np.allclose(fused, np.sort(expected)[::-1])

@@ -57,7 +57,7 @@ def test_catalog_screen_picks_the_sung_tune_and_skips_estimated_contours():
     estimated[123] = True
     without = IntervalCatalog.from_contours(lambda s: songs[s], len(songs), estimated)
     assert 123 not in without.best(hum, 5).tolist()
-    assert without.costs(hum)[123] == INTERVAL_CAP
+    assert np.isnan(without.costs(hum)[123])  # left out: no opinion, not a bad fit
     assert len(screen.best(np.zeros(0, np.float32), 5)) == 0  # silence: nothing to add
     assert len(screen.best(np.full(20, 60.0, np.float32), 5)) == 0  # one held note has no intervals
     assert len(IntervalCatalog.from_contours(lambda s: songs[s], len(songs), np.ones(len(songs), bool)).best(hum, 5)) == 0
@@ -74,6 +74,26 @@ def test_rerank_takes_screened_songs_from_below_the_head():
     assert alone[0] != 35 and 35 not in alone[:10].tolist()
     assert helped[0] == 35
     assert sorted(helped.tolist()) == list(range(40)) and np.all(np.diff(fused) <= 0)
+
+
+def test_screen_cost_counts_in_the_final_score_and_silence_is_neutral():
+    """Two songs the DTW finds equally good: the one whose intervals fit better wins; a song the
+    screen left out (NaN) pays the neutral charge, as every song does when no costs are given."""
+    from device.search import SCREEN_NEUTRAL_COST
+
+    song = np.repeat(np.array([60, 62, 64, 65, 67, 65, 64, 62], np.float32), 4)
+    songs = [song, song.copy(), song.copy()]
+    query = song[4:28] + 5.0
+    scores = np.array([0.6, 0.6, 0.6])
+    config = SearchConfig()
+    screen_costs = np.array([0.9, 0.3, np.nan], np.float32)
+    ranked, fused = rerank_by_melody(np.arange(3), scores, query, lambda s: songs[s], config, screen_costs=screen_costs)
+    assert ranked.tolist() == [1, 2, 0]
+    plain_ranked, plain = rerank_by_melody(np.arange(3), scores, query, lambda s: songs[s], config)
+    charge = {1: 0.3, 2: SCREEN_NEUTRAL_COST, 0: 0.9}
+    for song_number, value in zip(ranked, fused):
+        shift = config.screen_weight * (charge[int(song_number)] - SCREEN_NEUTRAL_COST)
+        assert np.isclose(value, plain[0] - shift, atol=1e-5)
 
 
 def test_recognizer_screens_small_catalogs_only(bundle_path, tunes):
