@@ -23,7 +23,7 @@ from models.melody import NoteEvents, read_melody_file
 from models.render import CATALOG_INSTRUMENT, render_notes
 
 RENDER_SEED = 1234
-CONTOUR_VERSION = 2  # part of the embedding-cache key: bump when contours are computed differently
+CONTOUR_VERSION = 3  # (3: a multi-part MIDI file's contour is its melody part's) part of the embedding-cache key: bump when contours are computed differently
 
 
 @dataclass
@@ -44,14 +44,16 @@ def embed_audio(
 ) -> SongEmbedding:
     """Song audio (mono, at ``frontend.sample_rate``) -> its song-window embeddings and contour.
 
-    ``notes``: the melody, when the song came from a melody file (its contour is then exact).
+    ``notes``: the song's notes, when it came from a melody file (its contour is then exact: that of
+    its tune part, :meth:`models.melody.NoteEvents.tune`).
     """
     frames = compute_features(audio, frontend)
     if len(frames) == 0:
         raise ValueError(f"{what}: too short to analyse")
     cut = cut_windows(frames, windows.length, windows.song_hop)
     if notes is not None:
-        pitches = notes_contour(notes.onset, notes.dur, notes.pitch, frontend.frame_rate)
+        tune = notes.tune()  # every part is rendered; only the tune's notes are matched
+        pitches = notes_contour(tune.onset, tune.dur, tune.pitch, frontend.frame_rate)
     else:
         pitches = frame_pitches(frames, frontend)
     return SongEmbedding(encoder.embed(cut), len(audio) / frontend.sample_rate, matching_contour(pitches), notes is None)

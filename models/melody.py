@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from models.melody_part import Part, melody_channel
+
 logger = logging.getLogger(__name__)
 
 MELODY_SUFFIXES = (".mid", ".midi", ".abc")
@@ -56,10 +58,18 @@ class NoteEvents:
     dur: np.ndarray
     pitch: np.ndarray
     velocity: np.ndarray
+    is_tune: np.ndarray | None = None  # per note: it belongs to the part that carries the tune (None: every note does)
 
     @property
     def end_s(self) -> float:
         return float(np.max(self.onset + self.dur)) if len(self.onset) else 0.0
+
+    def tune(self) -> NoteEvents:
+        """Only the notes of the tune (a multi-part MIDI file's melody part; all notes otherwise)."""
+        if self.is_tune is None:
+            return self
+        keep = self.is_tune
+        return NoteEvents(self.onset[keep], self.dur[keep], self.pitch[keep], self.velocity[keep])
 
     def window(self, start_s: float, length_s: float) -> NoteEvents:
         """Notes sounding in [start_s, start_s + length_s), shifted so the window starts at 0."""
@@ -70,7 +80,8 @@ class NoteEvents:
         clip_start = onset < 0
         dur[clip_start] += onset[clip_start]
         onset[clip_start] = 0.0
-        return NoteEvents(onset, dur, self.pitch[keep], self.velocity[keep])
+        is_tune = None if self.is_tune is None else self.is_tune[keep]
+        return NoteEvents(onset, dur, self.pitch[keep], self.velocity[keep], is_tune)
 
 
 def load_tune_cache(path: str | Path = DEFAULT_TUNE_CACHE) -> dict[str, Melody]:
@@ -130,7 +141,11 @@ def _melody_from_music21_score(score, key: str) -> Melody | None:
 
 
 def read_midi(path: str | Path) -> NoteEvents:
-    """All pitched notes of a MIDI file in seconds (drum channel skipped), tempo map applied."""
+    """All pitched notes of a MIDI file in seconds (drum channel skipped), tempo map applied.
+
+    When several channels play, ``is_tune`` marks the notes of the one that carries the tune
+    (:func:`models.melody_part.melody_channel`): the others are rendered, not matched.
+    """
     import mido
 
     try:
@@ -139,36 +154,59 @@ def read_midi(path: str | Path) -> NoteEvents:
         raise MelodyError(f"{path}: cannot read MIDI ({exc})") from exc
     now = 0.0
     sounding: dict[tuple[int, int], tuple[float, int]] = {}
-    onset, dur, pitch, velocity = [], [], [], []
+    notes: list[tuple[float, float, int, float, int]] = []  # onset, duration, pitch, velocity, channel
+    programs: dict[int, int] = {}
     try:
         for message in midi:  # iterating a MidiFile yields messages with .time in seconds
             now += message.time
+            if message.type == "program_change":
+                programs.setdefault(message.channel, message.program)
             if message.type not in ("note_on", "note_off") or message.channel == DRUM_CHANNEL:
                 continue
             slot = (message.channel, message.note)
             if message.type == "note_on" and message.velocity > 0:
                 if slot in sounding:
-                    _close_note(sounding.pop(slot), now, message.note, onset, dur, pitch, velocity)
+                    _close_note(slot, sounding.pop(slot), now, notes)
                 sounding[slot] = (now, message.velocity)
             elif slot in sounding:
-                _close_note(sounding.pop(slot), now, message.note, onset, dur, pitch, velocity)
+                _close_note(slot, sounding.pop(slot), now, notes)
+        names = _channel_names(midi)
     except Exception as exc:
         raise MelodyError(f"{path}: MIDI data is corrupt ({exc})") from exc
-    for (_, note), started in sounding.items():
-        _close_note(started, now, note, onset, dur, pitch, velocity)
-    if not onset:
+    for slot, started in sounding.items():
+        _close_note(slot, started, now, notes)
+    if not notes:
         raise MelodyError(f"{path}: MIDI file holds no pitched notes")
-    order = np.argsort(onset, kind="stable")
-    return NoteEvents(*(np.asarray(values, dtype=np.float64)[order] for values in (onset, dur, pitch, velocity)))
+    notes.sort(key=lambda note: note[0])
+    onset, dur, pitch, velocity, channel = (np.asarray(column, np.float64) for column in zip(*notes))
+    events = NoteEvents(onset, dur, pitch, velocity)
+    channels = np.unique(channel).astype(int)
+    if len(channels) > 1:
+        parts = [
+            Part(int(c), names.get(int(c), ""), programs.get(int(c), 0), onset[channel == c], dur[channel == c], pitch[channel == c])
+            for c in channels
+        ]
+        events.is_tune = channel == melody_channel(parts)
+    return events
 
 
-def _close_note(started, now, note, onset, dur, pitch, velocity) -> None:
+def _close_note(slot: tuple[int, int], started: tuple[float, int], now: float, notes: list) -> None:
+    channel, note = slot
     start, vel = started
     if now - start > 0.01:
-        onset.append(start)
-        dur.append(now - start)
-        pitch.append(note)
-        velocity.append(vel / 127.0)
+        notes.append((start, now - start, note, vel / 127.0, channel))
+
+
+def _channel_names(midi) -> dict[int, str]:
+    """Track names by the channels each track plays on (a type-0 file's one name goes to all)."""
+    names: dict[int, list[str]] = {}
+    for track in midi.tracks:
+        title = " ".join(m.name for m in track if m.type in ("track_name", "instrument_name") and m.name)
+        if not title:
+            continue
+        for channel in {m.channel for m in track if m.type == "note_on"}:
+            names.setdefault(channel, []).append(title)
+    return {channel: " ".join(titles) for channel, titles in names.items()}
 
 
 def read_abc(path: str | Path, default_qpm: float = 100.0) -> NoteEvents:
@@ -235,5 +273,45 @@ def write_midi(melody: Melody, path: str | Path, quarters_per_minute: float = 10
         kind = "note_on" if is_on else "note_off"
         track.append(mido.Message(kind, note=pitch, velocity=80 if is_on else 0, time=tick - now))
         now = tick
+    midi.save(str(path))
+    return Path(path)
+
+
+@dataclass(frozen=True)
+class MidiPart:
+    """One part of a multi-part MIDI file to write: a track on its own channel."""
+
+    name: str
+    channel: int
+    program: int
+    notes: NoteEvents
+
+
+def write_parts_midi(parts: list[MidiPart], path: str | Path) -> Path:
+    """Writes parts (times in seconds) as a type-1 MIDI file at 120 beats/min, one track per part
+    (for arrangement catalogs in tests and ``benchmarks/midi_melody.py``)."""
+    import mido
+
+    ticks = 480
+    ticks_per_second = ticks * 2  # 120 beats per minute
+    midi = mido.MidiFile(ticks_per_beat=ticks)
+    conductor = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500_000, time=0)])
+    midi.tracks.append(conductor)
+    for part in parts:
+        track = mido.MidiTrack()
+        midi.tracks.append(track)
+        if part.name:
+            track.append(mido.MetaMessage("track_name", name=part.name, time=0))
+        track.append(mido.Message("program_change", channel=part.channel, program=part.program, time=0))
+        events = []
+        for onset, dur, pitch, vel in zip(part.notes.onset, part.notes.dur, part.notes.pitch, part.notes.velocity):
+            key, start = int(round(pitch)), round(onset * ticks_per_second)
+            events.append((max(round((onset + dur) * ticks_per_second), start + 1), 0, key, 0))
+            events.append((start, 1, key, max(1, min(127, int(vel * 127)))))
+        now = 0
+        for tick, is_on, key, velocity in sorted(events):  # at one tick, note-offs before note-ons
+            kind = "note_on" if is_on else "note_off"
+            track.append(mido.Message(kind, channel=part.channel, note=key, velocity=velocity, time=tick - now))
+            now = tick
     midi.save(str(path))
     return Path(path)
