@@ -23,7 +23,9 @@ from models.melody import NoteEvents, read_melody_file
 from models.render import CATALOG_INSTRUMENT, render_notes
 
 RENDER_SEED = 1234
-CONTOUR_VERSION = 3  # (3: a multi-part MIDI file's contour is its melody part's) part of the embedding-cache key: bump when contours are computed differently
+# Part of the embedding-cache key: bump when contours are computed differently
+# (3: a multi-part MIDI file's contour is its tune part's, not the skyline over all parts).
+CONTOUR_VERSION = 3
 
 
 @dataclass
