@@ -46,8 +46,12 @@ class SearchConfig:
         On the 2,000-song benchmark's hums (cached costs, re-rank 100), weight 0.8/1.5/3/6 gave
         top-1 0.67/0.69/0.71/0.695: the melody, once matched at any tempo, is the stronger cue.
         The cost grows with the number of songs and their contours' length (see README).
-    melody_weight_estimated: the same for contours tracked from audio (see :func:`rerank_by_melody`):
-        0.8, the weight session 3 tuned for octave-folded matching.
+    melody_weight_estimated: the same for contours tracked from audio (see :func:`rerank_by_melody`).
+        In a catalog of the benchmark's 2,000 arrangements tracked by
+        :func:`device.pitch.recording_pitches`, with the screen (session 6, exploratory), weights
+        0.8 / 1.5 / 3 gave top-1 0.645 / 0.675 / 0.68 and top-10 0.815 / 0.83 / 0.825; 1.5
+        leaves more room to the embedding in a catalog of real recordings, whose tune the
+        tracker will find less often than in these.
     screen: songs the whole-catalog melody screen adds to the re-rank (0 = off). On the 2,000-song
         benchmark's hums (session 5, exploratory, re-rank of the embedding's best 100 beside it)
         0 / 30 / 40 / 60 gave top-1 0.70 / 0.795 / 0.79 / 0.79 and top-10 0.795 / 0.895 / 0.895 /
@@ -68,7 +72,7 @@ class SearchConfig:
     tempo_scales: tuple[float, ...] = (0.5, 0.71, 1.0, 1.41, 2.0)
     rerank: int = 100
     melody_weight: float = 3.0
-    melody_weight_estimated: float = 0.8
+    melody_weight_estimated: float = 1.5
     screen: int = 30
     screen_max_songs: int = 10_000
     screen_weight: float = 1.0
@@ -150,8 +154,9 @@ def rerank_by_melody(
     ``contour_of(song)`` gives a song's contour; ``estimated[song]``: it was tracked from audio;
     ``also``: songs to re-rank wherever the embedding placed them (the melody screen's);
     ``screen_costs[song]``: the melody screen's cost (:meth:`device.melody_screen.IntervalCatalog.costs`).
-    Where the screen has no opinion (songs it leaves out, NaN; every song when it is off) the
-    charge is the neutral ``SCREEN_NEUTRAL_COST``, about what the 20th-best of 2,000 wrong songs
+    Where the screen has no opinion (songs it leaves out, NaN; songs whose contour was tracked
+    from audio, whose screen cost lowered accuracy when it counted; every song when the screen is
+    off) the charge is the neutral ``SCREEN_NEUTRAL_COST``, about what the 20th-best of 2,000 wrong songs
     costs, so scores keep one scale (the confidence is fitted on them) and a recording in a
     mixed catalog neither gains nor loses against a MIDI song on the screen's silence.
 
@@ -182,6 +187,8 @@ def rerank_by_melody(
         charge = np.full(len(songs), SCREEN_NEUTRAL_COST)
     else:
         charge = np.nan_to_num(screen_costs[songs].astype(np.float64), nan=SCREEN_NEUTRAL_COST)
+        if estimated is not None:
+            charge[estimated[songs]] = SCREEN_NEUTRAL_COST  # a tracked contour's notes: a candidate, not evidence
     scores = scores - config.screen_weight * charge  # the screen's part of the final score
     flags = np.zeros(head, bool) if estimated is None else estimated[songs[:head]]
     penalty = np.zeros(head)  # melody_weight x cost, per song

@@ -3,8 +3,9 @@
 Audio files are decoded and converted by :mod:`device.audio_io`; melody files (MIDI, ABC) are
 rendered to audio first with a fixed instrument and seed, so a catalog renders identically on
 every build. The melody contour of a melody file comes from its notes (exact); that of an audio
-file from the same pitch tracker that reads hums (:mod:`device.pitch`), which follows the lead
-line of a melody-dominated recording and is noisier in a dense mix.
+file from the pitch tracker that reads hums (:mod:`device.pitch`) set for recordings (candidates
+above the bass register), which follows the lead line of a melody-dominated recording and is
+noisier in a dense mix.
 """
 
 from __future__ import annotations
@@ -17,15 +18,16 @@ import numpy as np
 from device.audio_io import AUDIO_SUFFIXES, check_not_silent, read_audio
 from device.encoder_runtime import Encoder
 from device.frontend import FrontEndConfig, compute_features
-from device.pitch import frame_pitches, matching_contour, notes_contour
+from device.pitch import matching_contour, notes_contour, recording_pitches
 from device.windows import WindowConfig, cut_windows
 from models.melody import NoteEvents, read_melody_file
 from models.render import CATALOG_INSTRUMENT, render_notes
 
 RENDER_SEED = 1234
 # Part of the embedding-cache key: bump when contours are computed differently
-# (3: a multi-part MIDI file's contour is its tune part's, not the skyline over all parts).
-CONTOUR_VERSION = 3
+# (3: a multi-part MIDI file's contour is its tune part's, not the skyline over all parts;
+# 4: audio is tracked by device.pitch.recording_pitches, above the bass).
+CONTOUR_VERSION = 4
 
 
 @dataclass
@@ -57,7 +59,7 @@ def embed_audio(
         tune = notes.tune()  # every part is rendered; only the tune's notes are matched
         pitches = notes_contour(tune.onset, tune.dur, tune.pitch, frontend.frame_rate)
     else:
-        pitches = frame_pitches(frames, frontend)
+        pitches = recording_pitches(frames, frontend)
     return SongEmbedding(encoder.embed(cut), len(audio) / frontend.sample_rate, matching_contour(pitches), notes is None)
 
 

@@ -45,7 +45,7 @@ def test_alignment_finds_the_passage_and_forgives_a_dropped_or_added_note():
     assert align_costs(exact, np.full((1, 3), np.nan, np.float32))[0] == INTERVAL_CAP
 
 
-def test_catalog_screen_picks_the_sung_tune_and_skips_estimated_contours():
+def test_catalog_screen_picks_the_sung_tune_from_notes_and_from_tracked_contours():
     rng = np.random.default_rng(1)
     songs = [np.repeat(rng.integers(55, 75, 50).astype(np.float32), rng.integers(2, 5, 50)) for _ in range(300)]
     notes = np.flatnonzero(np.abs(np.diff(songs[123])) > 0)[10:25]
@@ -53,14 +53,16 @@ def test_catalog_screen_picks_the_sung_tune_and_skips_estimated_contours():
     hum = sung(pitches, list(rng.integers(2, 6, len(pitches))), rng)
     screen = IntervalCatalog.from_contours(lambda s: songs[s], len(songs))
     assert screen.best(hum, 5)[0] == 123
+    tracked = songs[123] + np.random.default_rng(2).normal(0, 0.12, len(songs[123])).astype(np.float32)
     estimated = np.zeros(len(songs), bool)
     estimated[123] = True
-    without = IntervalCatalog.from_contours(lambda s: songs[s], len(songs), estimated)
-    assert 123 not in without.best(hum, 5).tolist()
-    assert np.isnan(without.costs(hum)[123])  # left out: no opinion, not a bad fit
+    from_audio = IntervalCatalog.from_contours(lambda s: tracked if s == 123 else songs[s], len(songs), estimated)
+    assert from_audio.best(hum, 5)[0] == 123  # a tracked contour's jitter is cut into notes as a hum's is
+    exact_cut = IntervalCatalog.from_contours(lambda s: tracked if s == 123 else songs[s], len(songs))
+    assert from_audio.costs(hum)[123] < exact_cut.costs(hum)[123]  # cut as exact notes, the jitter is dozens of notes
     assert len(screen.best(np.zeros(0, np.float32), 5)) == 0  # silence: nothing to add
     assert len(screen.best(np.full(20, 60.0, np.float32), 5)) == 0  # one held note has no intervals
-    assert len(IntervalCatalog.from_contours(lambda s: songs[s], len(songs), np.ones(len(songs), bool)).best(hum, 5)) == 0
+    assert np.isnan(IntervalCatalog([None, np.array([2.0], np.float32)]).costs(hum)[0])  # left out: no opinion
 
 
 def test_rerank_takes_screened_songs_from_below_the_head():
@@ -94,6 +96,10 @@ def test_screen_cost_counts_in_the_final_score_and_silence_is_neutral():
     for song_number, value in zip(ranked, fused):
         shift = config.screen_weight * (charge[int(song_number)] - SCREEN_NEUTRAL_COST)
         assert np.isclose(value, plain[0] - shift, atol=1e-5)
+    estimated = np.array([False, True, True])  # song 1's contour tracked from audio: its screen cost does not count
+    mixed, mixed_fused = rerank_by_melody(np.arange(3), scores, query, lambda s: songs[s], config, estimated, screen_costs=screen_costs)
+    by_song = dict(zip(mixed.tolist(), mixed_fused.tolist()))
+    assert np.isclose(by_song[1], by_song[2])  # same contour, both tracked: the screen's 0.3 vs NaN no longer matters
 
 
 def test_recognizer_screens_small_catalogs_only(bundle_path, tunes):
