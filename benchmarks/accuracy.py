@@ -39,7 +39,7 @@ from device import melody_match
 from device.bundle import Song, load_bundle
 from device.encoder_runtime import OnnxEncoder
 from device.frontend import FrontEndConfig, compute_features
-from device.pitch import frame_pitches, matching_contour, notes_contour
+from device.pitch import hum_contour, matching_contour, notes_contour
 from device.recognizer import Decision, Recognizer
 from device.search import SearchConfig
 from device.windows import WindowConfig
@@ -210,7 +210,7 @@ def main() -> None:
                 answers.append(answer)
         if not args.no_baselines:
             t = time.perf_counter()
-            contour = matching_contour(frame_pitches(compute_features(audio, frontend), frontend))
+            contour = hum_contour(compute_features(audio, frontend), frontend)
             dtw_order = dtw_ranking(contour, extras["notes_contours"])
             systems["pitch + DTW (baseline)"].append((rank_of(dtw_order, target, len(catalog)), cond, length))
             seconds["pitch + DTW (baseline)"] += time.perf_counter() - t

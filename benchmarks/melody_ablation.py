@@ -28,7 +28,7 @@ from benchmarks.accuracy import build_catalog, choose_catalog, random_hum
 from device import melody_match
 from device.bundle import load_bundle
 from device.frontend import compute_features
-from device.pitch import frame_pitches, matching_contour
+from device.pitch import hum_contour
 from device.recognizer import Recognizer
 from device.search import SearchConfig
 from index_builder.cli import DEFAULT_MODEL
@@ -88,7 +88,7 @@ def main() -> None:
         ranked = [ids[m.song_id] for m in embedding.recognize_audio(audio, top=POOL).matches]
         in_pool += target in ranked
         pool = ranked if target in ranked else [*ranked, target]
-        contour = matching_contour(frame_pitches(compute_features(audio, bundle.frontend), bundle.frontend))
+        contour = hum_contour(compute_features(audio, bundle.frontend), bundle.frontend)
         for name, settings in variants().items():
             started = time.perf_counter()
             costs = costs_with(settings, contour, [songs[s] for s in pool])

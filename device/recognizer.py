@@ -18,7 +18,7 @@ from device.audio_io import read_audio
 from device.bundle import Bundle, BundleError
 from device.encoder_runtime import MODEL_FORMAT, ModelError, load_encoder
 from device.melody_screen import IntervalCatalog, best_fitting
-from device.pitch import frame_pitches, matching_contour
+from device.pitch import hum_contour
 from device.query_stream import QueryEmbedder, QueryTooShortError
 from device.search import SearchConfig, rank_songs, rerank_by_melody
 
@@ -178,7 +178,7 @@ class Recognizer:
         bundle = self.bundle
         t1 = time.perf_counter()
         melody_on = bundle.contour_values is not None and self.search.rerank > 0
-        contour = matching_contour(frame_pitches(frames, self.frontend_config)) if melody_on else None
+        contour = hum_contour(frames, self.frontend_config) if melody_on else None
         screen_costs = self._screen.costs(contour) if self._screen is not None else None
         screened = best_fitting(screen_costs, self.search.screen) if screen_costs is not None else None
         t2 = time.perf_counter()

@@ -8,7 +8,16 @@ import pytest
 from device.bundle import load_bundle
 from device.frontend import FrontEndConfig, compute_features
 from device.melody_match import COST_CAP, match_contours
-from device.pitch import frame_pitches, matching_contour, notes_contour, pack_contour, unpack_contour
+from device.pitch import (
+    HUM_RANGE_SEMITONES,
+    frame_pitches,
+    hum_contour,
+    matching_contour,
+    notes_contour,
+    pack_contour,
+    recording_pitches,
+    unpack_contour,
+)
 from device.recognizer import Recognizer
 from device.search import SearchConfig
 from tests.conftest import make_hum
@@ -29,6 +38,31 @@ def test_pitch_of_a_harmonic_tone(f0, midi):
     assert len(voiced) > 40  # ~2 s at 25 frames/s
     assert np.median(np.abs(voiced - midi)) < 0.3
     assert np.isnan(pitches[:8]).all()  # the leading silence is not a note
+
+
+def test_hum_contour_drops_what_lies_far_outside_the_voice():
+    """A voice around C4-E4, then a loud tone three octaves up (a whistle-like noise): the hum
+    contour keeps the voice and drops the tone, which the plain contour keeps."""
+    voice = np.concatenate([harmonic_tone(261.6, 1.5), harmonic_tone(329.6, 1.5), harmonic_tone(293.7, 1.5)])
+    audio = np.concatenate([voice, harmonic_tone(2093.0, 0.8, harmonics=2)])
+    frames = compute_features(audio)
+    plain = matching_contour(frame_pitches(frames, FrontEndConfig()))
+    kept = hum_contour(frames, FrontEndConfig())
+    assert np.any(plain > 90)
+    assert not np.any(kept > 70) and len(kept) >= len(plain) - 8
+    assert np.all(np.abs(kept - np.median(kept)) <= HUM_RANGE_SEMITONES)
+
+
+def test_recording_tracker_takes_the_tune_over_the_bass():
+    """A tune (piano-like tones around A4) over a louder bass line an octave and more below: the
+    recording tracker follows the tune; the voice tracker, which must reach a man's low hum, the bass."""
+    tune = np.concatenate([harmonic_tone(f, 0.5) for f in (440.0, 493.9, 523.3, 587.3, 523.3, 493.9)])
+    bass = 1.6 * np.concatenate([harmonic_tone(f, 1.0, harmonics=3) for f in (98.0, 110.0, 98.0)])
+    frames = compute_features(tune + bass)
+    recording = recording_pitches(frames, FrontEndConfig())
+    voice = frame_pitches(frames, FrontEndConfig())
+    assert np.nanmedian(recording) > 66  # around A4 (MIDI 69-74)
+    assert np.nanmedian(voice) < 50
 
 
 def test_notes_contour_keeps_the_highest_voice_and_the_rests():
