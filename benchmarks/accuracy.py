@@ -224,12 +224,17 @@ def main() -> None:
     print_decision(ours.decision, [r for r, _, _ in systems["ours"]], answers, outsider_answers, args.fit_decision)
 
 
+def metric_cells(ranks) -> str:
+    """'top-1 | top-10 | MRR' of 1-based ranks, for a markdown table row."""
+    r = np.asarray(ranks)
+    return f"{np.mean(r == 1):.3f} | {np.mean(r <= 10):.3f} | {np.mean(1 / r):.3f}"
+
+
 def print_systems(systems: dict, seconds: dict, n: int) -> None:
     print("| system | top-1 | top-10 | MRR | ms per query (one core) |")
     print("|---|---|---|---|---|")
     for name, rows in systems.items():
-        r = np.asarray([rank for rank, _, _ in rows])
-        print(f"| {name} | {np.mean(r == 1):.3f} | {np.mean(r <= 10):.3f} | {np.mean(1 / r):.3f} | {1000 * seconds[name] / n:.0f} |")
+        print(f"| {name} | {metric_cells([rank for rank, _, _ in rows])} | {1000 * seconds[name] / n:.0f} |")
 
 
 def print_conditions(systems: dict) -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.accuracy import build_catalog, choose_catalog, random_hum
+from benchmarks.accuracy import build_catalog, choose_catalog, metric_cells, random_hum
 from device import melody_match
 from device.bundle import load_bundle
 from device.frontend import compute_features
@@ -100,8 +100,7 @@ def main() -> None:
     )
     print("| matcher | top-1 | top-10 | MRR | ms per hum (one core) |\n|---|---|---|---|---|")
     for name, ranks in table.items():
-        r = np.asarray(ranks)
-        print(f"| {name} | {np.mean(r == 1):.3f} | {np.mean(r <= 10):.3f} | {np.mean(1 / r):.3f} | {1000 * seconds[name] / len(r):.0f} |")
+        print(f"| {name} | {metric_cells(ranks)} | {1000 * seconds[name] / len(ranks):.0f} |")
 
 
 if __name__ == "__main__":

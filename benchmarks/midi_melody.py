@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.accuracy import OUTSIDERS_KEPT, random_hum, rank_of
+from benchmarks.accuracy import OUTSIDERS_KEPT, metric_cells, random_hum, rank_of
 from device.bundle import Song, load_bundle
 from device.encoder_runtime import OnnxEncoder
 from device.frontend import FrontEndConfig
@@ -184,8 +184,7 @@ def recognize(catalog: list[Melody], files: list[Path], args, tmp: Path) -> None
     print("| song contours | top-1 | top-10 | MRR |")
     print("|---|---|---|---|")
     for name, r in ranks.items():
-        r = np.asarray(r)
-        print(f"| {name} | {np.mean(r == 1):.3f} | {np.mean(r <= 10):.3f} | {np.mean(1 / r):.3f} |")
+        print(f"| {name} | {metric_cells(r)} |")
 
 
 if __name__ == "__main__":
