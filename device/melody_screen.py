@@ -29,7 +29,7 @@ a hum's note lengths are too noisy once rests and articulation are gone.
 
 Contours tracked from audio (``estimated``) are cut into notes the way a hum's are (they are as
 noisy): in a catalog of recordings the screen's best 30 joining the re-rank raised top-1 from
-0.625 to 0.645 and top-10 from 0.79 to 0.815 (session 6, exploratory, the benchmark's hums
+0.625 to 0.645 and top-10 from 0.79 to 0.815 at the old weight of 0.8 (session 6, exploratory, the benchmark's hums
 against its 2,000 rendered arrangements tracked by :func:`device.pitch.recording_pitches`); their
 screen cost does not count in the final score (:func:`device.search.rerank_by_melody`).
 
