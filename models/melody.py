@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.melody_part import Part, melody_channel
+from models.melody_part import Part, tune_part
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +143,10 @@ def _melody_from_music21_score(score, key: str) -> Melody | None:
 def read_midi(path: str | Path) -> NoteEvents:
     """All pitched notes of a MIDI file in seconds (drum channel skipped), tempo map applied.
 
-    When several channels play, ``is_tune`` marks the notes of the one that carries the tune
-    (:func:`models.melody_part.melody_channel`): the others are rendered, not matched.
+    A part is what one track plays on one channel (a piano score's two hands are two tracks on
+    one channel; a type-0 file keeps all its channels in one track). When several parts play,
+    ``is_tune`` marks the notes of the one that carries the tune
+    (:func:`models.melody_part.tune_part`): the others are rendered, not matched.
     """
     import mido
 
@@ -152,61 +154,86 @@ def read_midi(path: str | Path) -> NoteEvents:
         midi = mido.MidiFile(str(path))
     except Exception as exc:  # mido raises OSError, EOFError, KeyError, ValueError on bad files
         raise MelodyError(f"{path}: cannot read MIDI ({exc})") from exc
-    now = 0.0
-    sounding: dict[tuple[int, int], tuple[float, int]] = {}
-    notes: list[tuple[float, float, int, float, int]] = []  # onset, duration, pitch, velocity, channel
-    programs: dict[int, int] = {}
+    notes: list[tuple[float, float, int, float, int]] = []  # onset, duration, pitch, velocity, part
+    part_of: dict[tuple[int, int], int] = {}  # (track, channel) -> part number
+    names: dict[int, str] = {}
+    programs: dict[tuple[int, int], int] = {}  # (track, channel) -> first program change
     try:
-        for message in midi:  # iterating a MidiFile yields messages with .time in seconds
-            now += message.time
-            if message.type == "program_change":
-                programs.setdefault(message.channel, message.program)
-            if message.type not in ("note_on", "note_off") or message.channel == DRUM_CHANNEL:
-                continue
-            slot = (message.channel, message.note)
-            if message.type == "note_on" and message.velocity > 0:
-                if slot in sounding:
+        seconds_at = _tempo_map(midi)
+        for track_number, track in enumerate(midi.tracks):
+            title = " ".join(m.name for m in track if m.type in ("track_name", "instrument_name") and m.name)
+            sounding: dict[tuple[int, int], tuple[float, int]] = {}  # (part, note) -> (onset, velocity)
+            tick = 0
+            for message in track:
+                tick += message.time
+                if message.type == "program_change":
+                    programs.setdefault((track_number, message.channel), message.program)
+                    programs.setdefault((-1, message.channel), message.program)  # for a setup track's changes
+                if message.type not in ("note_on", "note_off") or message.channel == DRUM_CHANNEL:
+                    continue
+                now = seconds_at(tick)
+                part = part_of.setdefault((track_number, message.channel), len(part_of))
+                names.setdefault(part, title)
+                slot = (part, message.note)
+                if message.type == "note_on" and message.velocity > 0:
+                    if slot in sounding:
+                        _close_note(slot, sounding.pop(slot), now, notes)
+                    sounding[slot] = (now, message.velocity)
+                elif slot in sounding:
                     _close_note(slot, sounding.pop(slot), now, notes)
-                sounding[slot] = (now, message.velocity)
-            elif slot in sounding:
-                _close_note(slot, sounding.pop(slot), now, notes)
-        names = _channel_names(midi)
+            for slot, started in sounding.items():  # notes never released end with their track
+                _close_note(slot, started, seconds_at(tick), notes)
     except Exception as exc:
         raise MelodyError(f"{path}: MIDI data is corrupt ({exc})") from exc
-    for slot, started in sounding.items():
-        _close_note(slot, started, now, notes)
     if not notes:
         raise MelodyError(f"{path}: MIDI file holds no pitched notes")
     notes.sort(key=lambda note: note[0])
-    onset, dur, pitch, velocity, channel = (np.asarray(column, np.float64) for column in zip(*notes))
+    onset, dur, pitch, velocity, part = (np.asarray(column, np.float64) for column in zip(*notes))
     events = NoteEvents(onset, dur, pitch, velocity)
-    channels = np.unique(channel).astype(int)
-    if len(channels) > 1:
+    if len(part_of) > 1:
         parts = [
-            Part(int(c), names.get(int(c), ""), programs.get(int(c), 0), onset[channel == c], dur[channel == c], pitch[channel == c])
-            for c in channels
+            Part(number, names.get(number, ""), program, onset[part == number], dur[part == number], pitch[part == number])
+            for (track_number, channel), number in part_of.items()
+            for program in [programs.get((track_number, channel), programs.get((-1, channel), 0))]
+            if np.any(part == number)
         ]
-        events.is_tune = channel == melody_channel(parts)
+        if len(parts) > 1:
+            events.is_tune = part == tune_part(parts)
     return events
 
 
+def _tempo_map(midi):
+    """``seconds_at(tick)`` for ``midi``: tempo changes in any track apply to all (types 0 and 1)."""
+    changes = sorted(
+        (tick, message.tempo)
+        for track in midi.tracks
+        for tick, message in zip(np.cumsum([m.time for m in track]), track)
+        if message.type == "set_tempo"
+    )
+    ticks = [0]
+    tempos = [500_000]  # MIDI's default: 120 beats per minute
+    for tick, tempo in changes:
+        if tick == ticks[-1]:
+            tempos[-1] = tempo
+        else:
+            ticks.append(int(tick))
+            tempos.append(tempo)
+    ticks_arr = np.asarray(ticks, np.float64)
+    seconds_per_tick = np.asarray(tempos, np.float64) / 1e6 / midi.ticks_per_beat
+    starts = np.concatenate([[0.0], np.cumsum(np.diff(ticks_arr) * seconds_per_tick[:-1])])
+
+    def seconds_at(tick: int) -> float:
+        k = int(np.searchsorted(ticks_arr, tick, side="right")) - 1
+        return float(starts[k] + (tick - ticks_arr[k]) * seconds_per_tick[k])
+
+    return seconds_at
+
+
 def _close_note(slot: tuple[int, int], started: tuple[float, int], now: float, notes: list) -> None:
-    channel, note = slot
+    part, note = slot
     start, vel = started
     if now - start > 0.01:
-        notes.append((start, now - start, note, vel / 127.0, channel))
-
-
-def _channel_names(midi) -> dict[int, str]:
-    """Track names by the channels each track plays on (a type-0 file's one name goes to all)."""
-    names: dict[int, list[str]] = {}
-    for track in midi.tracks:
-        title = " ".join(m.name for m in track if m.type in ("track_name", "instrument_name") and m.name)
-        if not title:
-            continue
-        for channel in {m.channel for m in track if m.type == "note_on"}:
-            names.setdefault(channel, []).append(title)
-    return {channel: " ".join(titles) for channel, titles in names.items()}
+        notes.append((start, now - start, note, vel / 127.0, part))
 
 
 def read_abc(path: str | Path, default_qpm: float = 100.0) -> NoteEvents:

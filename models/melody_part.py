@@ -51,10 +51,10 @@ RHYTHM_WEIGHT = 2.0
 
 @dataclass(frozen=True)
 class Part:
-    """The notes one MIDI channel plays, with what the file says about it."""
+    """The notes one track plays on one MIDI channel, with what the file says about them."""
 
-    channel: int
-    name: str  # the names of the tracks that play on this channel, joined
+    number: int
+    name: str  # its track's name
     program: int  # its first program change (0, piano, when none)
     onset: np.ndarray  # seconds
     dur: np.ndarray
@@ -117,10 +117,10 @@ def melody_score(part: Part, span_s: float) -> float:
     return score
 
 
-def melody_channel(parts: list[Part]) -> int:
-    """The channel of the part that carries the tune (the only part, when there is one)."""
+def tune_part(parts: list[Part]) -> int:
+    """The number of the part that carries the tune (the only part, when there is one)."""
     if len(parts) == 1:
-        return parts[0].channel
+        return parts[0].number
     span = max(float(np.max(p.onset + p.dur)) for p in parts) - min(float(np.min(p.onset)) for p in parts)
     candidates = [p for p in parts if len(p.onset) >= MIN_NOTES] or parts
-    return max(candidates, key=lambda p: melody_score(p, span)).channel
+    return max(candidates, key=lambda p: melody_score(p, span)).number

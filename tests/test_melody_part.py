@@ -7,7 +7,7 @@ import numpy as np
 from device.frontend import FrontEndConfig
 from device.pitch import matching_contour, notes_contour
 from models.melody import MidiPart, NoteEvents, read_midi, write_midi, write_parts_midi
-from models.melody_part import Part, coverage, melody_channel, polyphony, rhythm_variety
+from models.melody_part import Part, coverage, polyphony, rhythm_variety, tune_part
 from models.render import chord_track
 
 
@@ -69,4 +69,30 @@ def test_part_features():
     varied = Part(2, "", 0, np.array([0, 1, 1.5, 2, 4, 4.25, 4.5, 6.0]), np.full(8, 0.2), np.full(8, 70.0))
     assert rhythm_variety(varied) > 0.3
     bass = Part(3, "", 33, onset, np.full(8, 0.9), np.full(8, 40.0))
-    assert melody_channel([block, bass, line]) == 1
+    assert tune_part([block, bass, line]) == 1
+
+
+def test_two_tracks_on_one_channel_are_two_parts(tmp_path, tunes):
+    """A piano score's hands: both tracks on channel 0, block chords above the tune in one of them."""
+    tune = tunes[2].to_events(0.45)
+    parts = [MidiPart("", 0, 0, pad_above(tune)), MidiPart("", 0, 0, tune)]
+    notes = read_midi(write_parts_midi(parts, tmp_path / "score.mid"))
+    np.testing.assert_array_equal(notes.tune().pitch, tune.pitch)
+
+
+def test_tempo_changes_in_the_conductor_track_apply_to_every_track(tmp_path, tunes):
+    import mido
+
+    path = write_parts_midi([MidiPart("", 0, 0, tunes[0].to_events(0.5)), MidiPart("", 1, 0, tunes[1].to_events(0.5))], tmp_path / "t.mid")
+    midi = mido.MidiFile(path)
+    midi.tracks[0] = mido.MidiTrack(
+        [mido.MetaMessage("set_tempo", tempo=500_000, time=0), mido.MetaMessage("set_tempo", tempo=800_000, time=1920)]
+    )
+    midi.save(path)
+    now, expected = 0.0, []
+    for message in midi:  # mido's own merged playback times
+        now += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            expected.append(now)
+    notes = read_midi(path)
+    np.testing.assert_allclose(np.sort(notes.onset), np.sort(expected), atol=1e-6)
