@@ -99,16 +99,22 @@ def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, limits: 
     limit = None if limits is None else np.minimum(np.asarray(limits, np.float64), COST_CAP) * n
     # Query-independent part of the cost, once: shift - song; NaN where a song is padded, and
     # np.fmin turns NaN into the cap, so padding needs no mask.
-    base = ((6.0 if fold else 0.0) + shifts[:, :, None] - songs[:, None, :]).astype(np.float32)  # (C, K, M)
+    base = (shifts[:, :, None] - songs[:, None, :]).astype(np.float32)  # (C, K, M)
+    if fold:
+        # Pitch-class distance without a per-row np.mod (4x the cost of the rest of a row): with
+        # b = (shift - song) mod 12 - 12 and q = query mod 12, d = |b + q| lies in [0, 12] and the
+        # distance to the nearest octave is min(d, 12 - d).
+        base = np.mod(base, np.float32(12.0)) - np.float32(12.0)
+        spare = np.empty_like(base)
     inf = np.float32(np.inf)
     cap = np.float32(COST_CAP)
 
     def row_cost(i: int) -> np.ndarray:
-        cost = base + np.float32(query[i])
-        if fold:
-            np.mod(cost, 12.0, out=cost)
-            cost -= 6.0
+        cost = base + np.float32(np.mod(query[i], 12.0) if fold else query[i])
         np.abs(cost, out=cost)
+        if fold:
+            np.subtract(np.float32(12.0), cost, out=spare)
+            np.minimum(cost, spare, out=cost)  # NaN padding stays NaN, and fmin turns it into the cap
         return np.fmin(cost, cap, out=cost)
 
     cost_prev = row_cost(0)
@@ -130,6 +136,8 @@ def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, limits: 
                     return out
                 base, d_prev, d_prev2, cost_prev = base[keep], d_prev[keep], d_prev2[keep], cost_prev[keep]
                 best, half, double = np.empty_like(d_prev), np.empty_like(d_prev[..., 1:]), np.empty_like(d_prev[..., 2:])
+                if fold:
+                    spare = np.empty_like(base)
         cost = row_cost(i)
         best[..., 0] = inf
         best[..., 1:] = d_prev[..., :-1]  # (i-1, j-1): same tempo

@@ -141,3 +141,23 @@ def test_contours_tracked_from_audio_count_folded_and_less():
     expected -= config.screen_weight * SCREEN_NEUTRAL_COST  # no screen: every song pays the neutral charge
     assert ranked[0] == 4
     assert np.allclose(fused, np.sort(expected)[::-1])
+
+
+def test_folded_costs_are_pitch_class_distances():
+    """The folded DTW charges the distance to the nearest octave, whatever octave either side is in."""
+    from device.melody_match import dtw_costs
+
+    rng = np.random.default_rng(5)
+    songs = rng.uniform(40, 90, (3, 50)).astype(np.float32)
+    songs[2, 30:] = np.nan  # padding
+    shifts = rng.uniform(-20, 20, (3, 4)).astype(np.float32)
+    for value in (-13.7, 0.2, 6.0, 29.9):
+        query = np.array([value], np.float32)
+        diff = shifts[:, :, None] - songs[:, None, :] + value
+        expected = np.nanmin(np.minimum(np.abs(diff - 12 * np.round(diff / 12)), COST_CAP), axis=(1, 2))
+        np.testing.assert_allclose(dtw_costs(query, songs, shifts, fold=True), expected, atol=1e-4)
+    tune = np.repeat(rng.integers(55, 75, 30).astype(np.float32), 3)
+    jumpy = tune[10:70] + 12 * rng.integers(-2, 3, 60) + 0.25  # octave errors everywhere, a quarter tone off
+    folded = dtw_costs(jumpy, tune[None, :], np.zeros((1, 1), np.float32), fold=True)
+    assert np.isclose(folded[0], 0.25, atol=1e-4)
+    assert dtw_costs(jumpy, tune[None, :], np.zeros((1, 1), np.float32))[0] > 1.0
