@@ -105,12 +105,13 @@ def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, limits: 
         # b = (shift - song) mod 12 - 12 and q = query mod 12, d = |b + q| lies in [0, 12] and the
         # distance to the nearest octave is min(d, 12 - d).
         base = np.mod(base, np.float32(12.0)) - np.float32(12.0)
+        query = np.mod(query, 12.0)
         spare = np.empty_like(base)
     inf = np.float32(np.inf)
     cap = np.float32(COST_CAP)
 
     def row_cost(i: int) -> np.ndarray:
-        cost = base + np.float32(np.mod(query[i], 12.0) if fold else query[i])
+        cost = base + np.float32(query[i])
         np.abs(cost, out=cost)
         if fold:
             np.subtract(np.float32(12.0), cost, out=spare)
