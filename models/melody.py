@@ -158,6 +158,7 @@ def read_midi(path: str | Path) -> NoteEvents:
     part_of: dict[tuple[int, int], int] = {}  # (track, channel) -> part number
     names: dict[int, str] = {}
     programs: dict[tuple[int, int], int] = {}  # (track, channel) -> first program change
+    channel_programs: dict[int, int] = {}  # channel -> first program change in any track (a setup track's)
     try:
         seconds_at = _tempo_map(midi)
         for track_number, track in enumerate(midi.tracks):
@@ -168,7 +169,7 @@ def read_midi(path: str | Path) -> NoteEvents:
                 tick += message.time
                 if message.type == "program_change":
                     programs.setdefault((track_number, message.channel), message.program)
-                    programs.setdefault((-1, message.channel), message.program)  # for a setup track's changes
+                    channel_programs.setdefault(message.channel, message.program)
                 if message.type not in ("note_on", "note_off") or message.channel == DRUM_CHANNEL:
                     continue
                 now = seconds_at(tick)
@@ -191,12 +192,12 @@ def read_midi(path: str | Path) -> NoteEvents:
     onset, dur, pitch, velocity, part = (np.asarray(column, np.float64) for column in zip(*notes))
     events = NoteEvents(onset, dur, pitch, velocity)
     if len(part_of) > 1:
-        parts = [
-            Part(number, names.get(number, ""), program, onset[part == number], dur[part == number], pitch[part == number])
-            for (track_number, channel), number in part_of.items()
-            for program in [programs.get((track_number, channel), programs.get((-1, channel), 0))]
-            if np.any(part == number)
-        ]
+        parts = []
+        for key, number in part_of.items():
+            mine = part == number
+            if mine.any():  # a part whose notes were all too short to keep has none
+                program = programs.get(key, channel_programs.get(key[1], 0))
+                parts.append(Part(number, names.get(number, ""), program, onset[mine], dur[mine], pitch[mine]))
         if len(parts) > 1:
             events.is_tune = part == tune_part(parts)
     return events
