@@ -47,6 +47,7 @@ from index_builder.bundle_writer import write_bundle
 from index_builder.cli import DEFAULT_MODEL
 from index_builder.embed import embed_audio
 from models.hum import choose_seconds_per_beat, render_hum
+from models.other_voices import SINGERS, available
 from models.melody import Melody, NoteEvents, load_tune_cache, tune_split
 from models.render import render_arrangement, render_notes
 
@@ -108,13 +109,21 @@ def build_catalog(
     return out
 
 
-def random_hum(target: Melody, catalog: list[Melody], rng: np.random.Generator) -> tuple[np.ndarray, object, float]:
+def random_hum(target: Melody, catalog: list[Melody], rng: np.random.Generator, singer: str = "synth") -> tuple[np.ndarray, object, float]:
     """A 4-15 s hum of ``target`` starting anywhere, random conditions; TV noise from another tune."""
     length = float(rng.uniform(4, 15))
     start_beat = float(target.onset[rng.integers(0, max(len(target.onset) - 8, 1))])
     distractor = catalog[int(rng.integers(len(catalog)))]
-    audio, cond = render_hum(target, choose_seconds_per_beat(target, rng), start_beat, length, rng, distractor=distractor)
+    audio, cond = render_hum(target, choose_seconds_per_beat(target, rng), start_beat, length, rng, distractor=distractor, singer=singer)
     return audio, cond, length
+
+
+def choose_singer(voice: str, seed: int, query: int) -> str:
+    """The voice that sings query ``query``: ``voice`` itself, or for "mixed" one of the three at random
+    (drawn from its own stream, so the hums' other draws do not depend on it)."""
+    if voice != "mixed":
+        return voice
+    return str(np.random.default_rng([seed, 3 * 10**6 + query]).choice(["synth", *SINGERS]))
 
 
 def bucket(name: str, value: float) -> str:
@@ -163,7 +172,16 @@ def main() -> None:
     parser.add_argument("--fit-decision", action="store_true", help="print the confidence weights fitted on all queries")
     parser.add_argument("--rerank", type=int, default=SearchConfig().rerank, help="songs the melody stage re-ranks (ours)")
     parser.add_argument("--shifts", type=int, default=None, help="transpositions the melody DTW tries (default: the shipped one)")
+    parser.add_argument(
+        "--voice",
+        choices=["synth", *SINGERS, "mixed"],
+        default="synth",
+        help="who sings the hums: our synthesizer, Festival, a GM soundfont (FluidSynth), or a random one of the three per hum",
+    )
     args = parser.parse_args()
+    for singer in SINGERS if args.voice == "mixed" else [args.voice]:
+        if singer != "synth" and not available(singer):
+            parser.error(f"--voice {args.voice} needs {singer}, which is not installed (Debian: festival festvox-kallpc16k fluidsynth fluid-soundfont-gm)")
 
     if args.shifts is not None:
         melody_match.SHIFTS_TRIED = args.shifts
@@ -179,15 +197,20 @@ def main() -> None:
     for q in range(args.queries):
         qrng = np.random.default_rng([args.seed, 10**6 + q])
         target = int(qrng.integers(n_targets))
-        queries.append((target, *random_hum(catalog[target], catalog, qrng)))
+        queries.append((target, *random_hum(catalog[target], catalog, qrng, choose_singer(args.voice, args.seed, q))))
     outsider_hums = [
-        random_hum(outsiders[q % len(outsiders)], catalog, np.random.default_rng([args.seed, 2 * 10**6 + q]))[0]
+        random_hum(
+            outsiders[q % len(outsiders)],
+            catalog,
+            np.random.default_rng([args.seed, 2 * 10**6 + q]),
+            choose_singer(args.voice, args.seed, 10**5 + q),
+        )[0]
         for q in range(args.negatives)
     ]
     print(
         f"\ncatalog: {len(catalog)} songs ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
         f"rendered as {args.render}, melody contours from {args.catalog_melody}; {args.queries} hums; "
-        f"{args.negatives} hums of tunes not in the catalog; model {args.model.name}; melody stage re-ranks {args.rerank}; "
+        f"{args.negatives} hums of tunes not in the catalog; sung by {args.voice}; model {args.model.name}; melody stage re-ranks {args.rerank}; "
         f"catalog built in {build_s:.0f} s\n"
     )
     ours = Recognizer(bundle, threads=1, search=replace(SearchConfig(), rerank=args.rerank))
@@ -244,6 +267,7 @@ def print_conditions(systems: dict) -> None:
             for key in (
                 "all",
                 f"style={cond.style}",
+                f"singer={cond.singer}",
                 f"noise={cond.noise_kind}",
                 bucket("snr_db", cond.snr_db),
                 bucket("tempo_factor", cond.tempo_factor),
@@ -284,9 +308,10 @@ def print_decision(decision: Decision, ranks: list[int], answers: list, outsider
     for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
         yes = probability >= threshold
         mark = " (shipped)" if threshold == decision.min_confidence and decision.weights is not None else ""
+        accepted = f"{np.mean(yes[~is_inside]):.3f}" if (~is_inside).any() else "n/a (--negatives 0)"
         print(
             f"| {threshold}{mark} | {np.mean(yes[is_inside] & right[is_inside]):.3f} | {np.mean(yes[is_inside] & ~right[is_inside]):.3f} | "
-            f"{np.mean(yes[~is_inside]):.3f} |"
+            f"{accepted} |"
         )
     bins = np.clip((probability * 5).astype(int), 0, 4)
     print("\ncalibration: | predicted | n | observed right |")

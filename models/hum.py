@@ -9,11 +9,11 @@ level changes and clipping. Styles: closed-mouth hum, "la", "da", "doo" and whis
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from models import dsp
+from models import dsp, other_voices
 from models.melody import Melody, NoteEvents
 from models.render import render_arrangement
 
@@ -37,6 +37,7 @@ class HumConditions:
     tempo_factor: float
     snr_db: float
     noise_kind: str
+    singer: str = "synth"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -222,16 +223,22 @@ def render_hum(
     rng: np.random.Generator,
     conditions: HumConditions | None = None,
     distractor: Melody | None = None,
+    singer: str = "synth",
 ) -> tuple[np.ndarray, HumConditions]:
     """A hum of ``length_s`` seconds starting at ``start_beat`` of ``melody``.
 
-    ``tempo_factor`` > 1 means the person hums faster than the recording.
+    ``tempo_factor`` > 1 means the person hums faster than the recording. ``singer``: "synth"
+    (our voice, :func:`voice`) or one of :data:`models.other_voices.SINGERS`, which sing the same
+    humanized notes with someone else's voice.
     """
-    conditions = conditions or random_conditions(rng, melody)
+    conditions = replace(conditions or random_conditions(rng, melody), singer=singer)
     seconds_per_beat = recording_seconds_per_beat / conditions.tempo_factor
     events, note_times = humanize(melody, seconds_per_beat, conditions.transpose, rng)
     start_s = float(note_times[min(int(np.searchsorted(melody.onset, start_beat)), len(note_times) - 1)])
     lead_in = rng.uniform(0.0, 0.6)
     passage = events.window(max(start_s - lead_in, 0.0), length_s)
-    dry = voice(passage, conditions.style, length_s, rng)
+    if singer == "synth":
+        dry = voice(passage, conditions.style, length_s, rng)
+    else:
+        dry = other_voices.sing(passage, conditions.style, length_s, singer, rng)
     return degrade(dry, rng, conditions.snr_db, conditions.noise_kind, distractor), conditions
