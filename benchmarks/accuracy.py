@@ -47,8 +47,8 @@ from index_builder.bundle_writer import write_bundle
 from index_builder.cli import DEFAULT_MODEL
 from index_builder.embed import embed_audio
 from models.hum import choose_seconds_per_beat, render_hum
-from models.other_voices import SINGERS, available
 from models.melody import Melody, NoteEvents, load_tune_cache, tune_split
+from models.other_voices import SINGERS, available
 from models.render import render_arrangement, render_notes
 
 OUTSIDERS_KEPT = 50
@@ -181,7 +181,7 @@ def main() -> None:
     args = parser.parse_args()
     for singer in SINGERS if args.voice == "mixed" else [args.voice]:
         if singer != "synth" and not available(singer):
-            parser.error(f"--voice {args.voice} needs {singer}, which is not installed (Debian: festival festvox-kallpc16k fluidsynth fluid-soundfont-gm)")
+            parser.error(f"--voice {args.voice} needs {singer}: apt install festival festvox-kallpc16k fluidsynth fluid-soundfont-gm")
 
     if args.shifts is not None:
         melody_match.SHIFTS_TRIED = args.shifts
@@ -210,7 +210,8 @@ def main() -> None:
     print(
         f"\ncatalog: {len(catalog)} songs ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
         f"rendered as {args.render}, melody contours from {args.catalog_melody}; {args.queries} hums; "
-        f"{args.negatives} hums of tunes not in the catalog; sung by {args.voice}; model {args.model.name}; melody stage re-ranks {args.rerank}; "
+        f"{args.negatives} hums of tunes not in the catalog; sung by {args.voice}; model {args.model.name}; "
+        f"melody stage re-ranks {args.rerank}; "
         f"catalog built in {build_s:.0f} s\n"
     )
     ours = Recognizer(bundle, threads=1, search=replace(SearchConfig(), rerank=args.rerank))
