@@ -59,13 +59,14 @@ def sing(events: NoteEvents, style: str, length_s: float, singer: str, rng: np.r
 
     Festival cannot whistle, so a whistle always goes to the soundfont's whistle.
     """
-    if not available(singer):
-        raise VoiceUnavailable(f"{singer} is not installed (Debian: festival festvox-kallpc16k / fluidsynth fluid-soundfont-gm)")
+    renderer = "festival" if singer == "festival" and style != "whistle" else "soundfont"
+    if not available(singer) or not available(renderer):
+        raise VoiceUnavailable(f"{renderer} is not installed (Debian: festival festvox-kallpc16k / fluidsynth fluid-soundfont-gm)")
     events = _playable(events)
     n = int(length_s * dsp.SR)
     if len(events.onset) == 0:
         return np.zeros(n, np.float32)
-    if singer == "festival" and style != "whistle":
+    if renderer == "festival":
         audio = _festival(events, FESTIVAL_SYLLABLES[style])
     else:
         programs = SOUNDFONT_PROGRAMS[style]
@@ -78,7 +79,7 @@ def sing(events: NoteEvents, style: str, length_s: float, singer: str, rng: np.r
 def _playable(events: NoteEvents) -> NoteEvents:
     """Notes in time order that do not overlap, none shorter than ``SHORTEST_NOTE_S``."""
     order = np.argsort(events.onset, kind="stable")
-    onset, dur, pitch = events.onset[order], events.dur[order].copy(), events.pitch[order]
+    onset, dur, pitch = events.onset[order], events.dur[order], events.pitch[order]
     next_onset = np.append(onset[1:], np.inf)
     dur = np.minimum(dur, next_onset - onset)
     keep = dur >= SHORTEST_NOTE_S
