@@ -65,12 +65,14 @@ def generate_shard(path: Path, tune_keys: list[str], n_pairs: int, seed: int, ca
     return path
 
 
-def generate_shards(out_dir: Path, tune_keys: list[str], n_shards: int, pairs_per_shard: int, seed: int, workers: int) -> list[Path]:
+def generate_shards(
+    out_dir: Path, tune_keys: list[str], n_shards: int, pairs_per_shard: int, seed: int, workers: int, cache: Path | None = None
+) -> list[Path]:
     """Generates shards ``shard_{i}.npz`` in parallel; existing shards are reused (resumable)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"shard_{i:04d}.npz" for i in range(n_shards)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(generate_shard, p, tune_keys, pairs_per_shard, seed * 100003 + i) for i, p in enumerate(paths)]
+        futures = [pool.submit(generate_shard, p, tune_keys, pairs_per_shard, seed * 100003 + i, cache) for i, p in enumerate(paths)]
         for future in futures:
             logger.info("shard ready: %s", future.result())
     return paths

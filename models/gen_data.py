@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from models.dataset import generate_shards
-from models.melody import load_tune_cache, tune_split
+from models.melody import DEFAULT_TUNE_CACHE, load_tune_cache, tune_split
 
 
 def main() -> None:
@@ -22,10 +22,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--held-out", action="store_true", help="draw from held-out tunes (validation)")
+    parser.add_argument("--tunes", type=Path, default=DEFAULT_TUNE_CACHE, help="the tune cache (../shared/data by default)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    train_keys, held_out_keys = tune_split(load_tune_cache())
-    generate_shards(args.out, held_out_keys if args.held_out else train_keys, args.shards, args.pairs_per_shard, args.seed, args.workers)
+    train_keys, held_out_keys = tune_split(load_tune_cache(args.tunes))
+    keys = held_out_keys if args.held_out else train_keys
+    generate_shards(args.out, keys, args.shards, args.pairs_per_shard, args.seed, args.workers, args.tunes)
 
 
 if __name__ == "__main__":

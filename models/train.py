@@ -35,21 +35,32 @@ def standardise_batch(x: torch.Tensor) -> torch.Tensor:
     return x / x.std(dim=(1, 2), keepdim=True, unbiased=False).clamp_min(1e-3)
 
 
-def random_crops(clips: np.ndarray, length: int, rng: np.random.Generator) -> torch.Tensor:
-    starts = rng.integers(0, clips.shape[1] - length + 1, len(clips))
-    crops = np.stack([clip[s : s + length] for clip, s in zip(clips, starts)]).astype(np.float32)
-    return standardise_batch(torch.from_numpy(crops))
+def random_crops(clips: torch.Tensor, length: int, rng: np.random.Generator) -> torch.Tensor:
+    """A ``length``-frame window cut at random from each clip, standardised, as float32.
+
+    ``clips`` may live on the GPU: the cut is one gather there, so the host only draws the starts.
+    """
+    starts = torch.from_numpy(rng.integers(0, clips.shape[1] - length + 1, len(clips))).to(clips.device)
+    frames = starts[:, None] + torch.arange(length, device=clips.device)[None, :]
+    crops = clips[torch.arange(len(clips), device=clips.device)[:, None], frames].float()
+    return standardise_batch(crops)
 
 
 def spec_augment(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
-    """One random time mask and one band mask per window (values set to the window mean, 0)."""
-    x = x.clone()
+    """One random time mask and one band mask per window (values set to the window mean, 0).
+
+    The mask bounds are drawn on the host window by window (the same random stream as a plain loop,
+    so CPU and GPU runs of one seed see the same masks) and applied as one masked fill.
+    """
+    bounds = np.zeros((len(x), 4), np.int64)
     for i in range(len(x)):
-        t0, t_len = rng.integers(0, x.shape[1]), rng.integers(0, 12)
-        f0, f_len = rng.integers(0, x.shape[2]), rng.integers(0, 10)
-        x[i, t0 : t0 + t_len] = 0
-        x[i, :, f0 : f0 + f_len] = 0
-    return x
+        bounds[i] = rng.integers(0, x.shape[1]), rng.integers(0, 12), rng.integers(0, x.shape[2]), rng.integers(0, 10)
+    b = torch.from_numpy(bounds).to(x.device)
+    t = torch.arange(x.shape[1], device=x.device)[None, :]
+    f = torch.arange(x.shape[2], device=x.device)[None, :]
+    time_mask = (t >= b[:, :1]) & (t < b[:, :1] + b[:, 1:2])
+    band_mask = (f >= b[:, 2:3]) & (f < b[:, 2:3] + b[:, 3:4])
+    return x.masked_fill(time_mask[:, :, None] | band_mask[:, None, :], 0.0)
 
 
 def nt_xent(hum: torch.Tensor, rec: torch.Tensor, tunes: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -57,9 +68,9 @@ def nt_xent(hum: torch.Tensor, rec: torch.Tensor, tunes: torch.Tensor, temperatu
     hum, rec = F.normalize(hum, dim=1), F.normalize(rec, dim=1)
     logits = hum @ rec.T / temperature
     same_tune = tunes[:, None] == tunes[None, :]
-    eye = torch.eye(len(tunes), dtype=torch.bool)
+    eye = torch.eye(len(tunes), dtype=torch.bool, device=logits.device)
     logits = logits.masked_fill(same_tune & ~eye, -1e4)
-    target = torch.arange(len(tunes))
+    target = torch.arange(len(tunes), device=logits.device)
     return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
@@ -67,11 +78,21 @@ def nt_xent(hum: torch.Tensor, rec: torch.Tensor, tunes: torch.Tensor, temperatu
 def retrieval_top1(model: HumEncoder, hums: np.ndarray, recs: np.ndarray, length: int) -> float:
     """Share of validation hums whose nearest recording (centre crops) is their own."""
     model.eval()
+    device = next(model.parameters()).device
     start = (hums.shape[1] - length) // 2
-    h = F.normalize(model(standardise_batch(torch.from_numpy(hums[:, start : start + length].astype(np.float32)))), dim=1)
-    r = F.normalize(model(standardise_batch(torch.from_numpy(recs[:, start : start + length].astype(np.float32)))), dim=1)
+
+    def embed(clips: np.ndarray) -> torch.Tensor:
+        window = torch.from_numpy(clips[:, start : start + length].astype(np.float32)).to(device)
+        return F.normalize(model(standardise_batch(window)), dim=1)
+
+    h, r = embed(hums), embed(recs)
     model.train()
-    return float(((h @ r.T).argmax(dim=1) == torch.arange(len(h))).float().mean())
+    return float(((h @ r.T).argmax(dim=1) == torch.arange(len(h), device=device)).float().mean())
+
+
+def out_of_pairs(args: argparse.Namespace) -> bool:
+    """True once the generation feeding this run has finished (``--gen-done`` exists) or none is named."""
+    return args.gen_done is None or args.gen_done.exists()
 
 
 def train(args: argparse.Namespace) -> Path:
@@ -79,20 +100,26 @@ def train(args: argparse.Namespace) -> Path:
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    model = load_weights(str(args.init)).train() if args.init else HumEncoder(EncoderConfig())
+    device = torch.device(args.device)
+    if args.init:
+        model = load_weights(str(args.init)).train()
+    else:
+        model = HumEncoder(EncoderConfig(widths=tuple(args.widths), embedding_dim=args.embedding_dim))
+    model = model.to(device)
     config = model.config
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
     checkpoint = args.out / "checkpoint.pt"
     step = 0
     if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=True)
+        state = torch.load(checkpoint, weights_only=True, map_location=device)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         step = int(state["step"])
         rng = np.random.default_rng([args.seed, step])
         logger.info("resumed at step %d", step)
+    first_step = step
     val_hum, val_rec, _ = load_shards(sorted(args.val.glob("shard_*.npz"))) if args.val else (None, None, None)
     history = []
     loaded: list[Path] = []
@@ -100,33 +127,49 @@ def train(args: argparse.Namespace) -> Path:
     started = time.time()
     while step < args.steps:
         shards = sorted(p for folder in args.pairs for p in folder.glob("shard_*.npz") if ".tmp" not in p.name)
-        if shards != loaded:  # generation may still be adding shards: pick them up as they land
-            hums, recs, tunes = load_shards(shards)
-            loaded = shards
-            logger.info("training on %d pairs from %d shards", len(hums), len(shards))
-        batch = rng.choice(len(hums), args.batch, replace=False)
+        if hums is None and sum(len(np.load(p)["tune"]) for p in shards) < max(args.min_pairs, args.batch):
+            time.sleep(5)  # generation beside us has not written enough pairs yet
+            continue
+        fresh = [p for p in shards if p not in loaded]
+        if fresh:  # generation may still be adding shards: pick them up as they land
+            parts = [torch.from_numpy(a).to(device) for a in load_shards(fresh)]
+            if hums is None:
+                hums, recs, tunes = parts
+            else:
+                hums, recs, tunes = (torch.cat([old, new]) for old, new in zip((hums, recs, tunes), parts))
+            loaded += fresh
+            logger.info("training on %d pairs from %d shards", len(hums), len(loaded))
+        paced = args.max_passes and (step - first_step + 1) * args.batch > args.max_passes * len(hums) and not out_of_pairs(args)
+        if paced and (not args.max_minutes or time.time() - started < 60 * args.max_minutes):
+            time.sleep(2)  # wait for generation rather than wear the pairs we have thin
+            continue
+        batch = torch.from_numpy(rng.choice(len(hums), args.batch, replace=False)).to(device)
         h = spec_augment(random_crops(hums[batch], config.n_frames, rng), rng)
         r = spec_augment(random_crops(recs[batch], config.n_frames, rng), rng)
         embeddings = model(torch.cat([h, r]))
-        loss = nt_xent(embeddings[: args.batch], embeddings[args.batch :], torch.from_numpy(tunes[batch]), args.temperature)
+        loss = nt_xent(embeddings[: args.batch], embeddings[args.batch :], tunes[batch], args.temperature)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         schedule.step()
         step += 1
         if step % args.log_every == 0 or step == args.steps:
-            entry = {"step": step, "loss": round(float(loss), 4), "elapsed_s": round(time.time() - started, 1)}
+            entry = {"step": step, "loss": round(loss.item(), 4), "elapsed_s": round(time.time() - started, 1)}
             if val_hum is not None:
                 entry["val_top1"] = round(retrieval_top1(model, val_hum[:500], val_rec[:500], config.n_frames), 4)
             history.append(entry)
             logger.info(json.dumps(entry))
-        if step % args.save_every == 0 or step == args.steps:
+        out_of_time = bool(args.max_minutes) and time.time() - started > 60 * args.max_minutes
+        if step % args.save_every == 0 or step == args.steps or out_of_time:
             torch.save(
                 {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "step": step},
                 checkpoint,
             )
             save_weights(model.eval(), str(args.out / "encoder.npz"))
             model.train()
+        if out_of_time:
+            logger.warning("stopping at step %d of %d: --max-minutes %.1f reached", step, args.steps, args.max_minutes)
+            break
     with open(args.out / "history.jsonl", "a") as handle:
         for entry in history:
             handle.write(json.dumps(entry) + "\n")
@@ -145,6 +188,13 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="torch device: cpu, or cuda where a GPU is lent")
+    parser.add_argument("--widths", type=int, nargs="+", default=list(EncoderConfig.widths), help="channels (no --init)")
+    parser.add_argument("--embedding-dim", type=int, default=EncoderConfig.embedding_dim, help="(no --init)")
+    parser.add_argument("--min-pairs", type=int, default=0, help="wait until the shards hold this many pairs")
+    parser.add_argument("--max-passes", type=float, default=0.0, help="pace to generation: at most this many passes over the pairs so far")
+    parser.add_argument("--gen-done", type=Path, help="file whose existence says generation has finished (ends --max-passes pacing)")
+    parser.add_argument("--max-minutes", type=float, default=0.0, help="save and stop after this long (0 = no limit)")
     parser.add_argument("--log-every", type=int, default=50)
     parser.add_argument("--save-every", type=int, default=100)
     args = parser.parse_args()
