@@ -24,7 +24,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import mido
 import numpy as np
 
 from device.audio_io import read_audio
@@ -113,6 +112,8 @@ def _festival(events: NoteEvents, syllable: str) -> np.ndarray:
 
 def _soundfont(events: NoteEvents, program: int) -> np.ndarray:
     """FluidSynth playing the notes with GM ``program``; each note's fraction of a semitone as pitch bend."""
+    import mido  # here, not at the top: training-data generation never needs it
+
     ticks_per_second = 960  # at the default 120 bpm and 480 ticks per beat
     track = mido.MidiTrack([mido.Message("program_change", program=program, channel=0, time=0)])
     messages = []  # (tick, order, message): note-offs before note-ons at the same tick
