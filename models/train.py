@@ -125,11 +125,12 @@ def train(args: argparse.Namespace) -> Path:
     loaded: list[Path] = []
     hums = recs = tunes = None
     started = time.time()
+
+    def time_is_up() -> bool:
+        return bool(args.max_minutes) and time.time() - started > 60 * args.max_minutes
+
     while step < args.steps:
         shards = sorted(p for folder in args.pairs for p in folder.glob("shard_*.npz") if ".tmp" not in p.name)
-        if hums is None and sum(len(np.load(p)["tune"]) for p in shards) < max(args.min_pairs, args.batch):
-            time.sleep(5)  # generation beside us has not written enough pairs yet
-            continue
         fresh = [p for p in shards if p not in loaded]
         if fresh:  # generation may still be adding shards: pick them up as they land
             parts = [torch.from_numpy(a).to(device) for a in load_shards(fresh)]
@@ -139,8 +140,11 @@ def train(args: argparse.Namespace) -> Path:
                 hums, recs, tunes = (torch.cat([old, new]) for old, new in zip((hums, recs, tunes), parts))
             loaded += fresh
             logger.info("training on %d pairs from %d shards", len(hums), len(loaded))
+        if hums is None or (step == first_step and len(hums) < max(args.min_pairs, args.batch)):
+            time.sleep(5)  # generation beside us has not written enough pairs yet
+            continue
         paced = args.max_passes and (step - first_step + 1) * args.batch > args.max_passes * len(hums) and not out_of_pairs(args)
-        if paced and (not args.max_minutes or time.time() - started < 60 * args.max_minutes):
+        if paced and not time_is_up():
             time.sleep(2)  # wait for generation rather than wear the pairs we have thin
             continue
         batch = torch.from_numpy(rng.choice(len(hums), args.batch, replace=False)).to(device)
@@ -159,7 +163,7 @@ def train(args: argparse.Namespace) -> Path:
                 entry["val_top1"] = round(retrieval_top1(model, val_hum[:500], val_rec[:500], config.n_frames), 4)
             history.append(entry)
             logger.info(json.dumps(entry))
-        out_of_time = bool(args.max_minutes) and time.time() - started > 60 * args.max_minutes
+        out_of_time = time_is_up()
         if step % args.save_every == 0 or step == args.steps or out_of_time:
             torch.save(
                 {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "step": step},

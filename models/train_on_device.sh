@@ -10,7 +10,6 @@ nvidia-smi -L; python3 -c "import torch, numpy, scipy; print(torch.__version__, 
 rm -rf /tmp/pairs /tmp/a /tmp/b /tmp/gen.done
 (OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 python3 -m models.gen_data --out /tmp/pairs --shards 1000 --pairs-per-shard 100 --seed $SEED --workers 13 \
    --tunes .gpu/music21-tunes.json.gz > $OUT/gen.log 2>&1; touch /tmp/gen.done) &
-GEN=$!
 init() { if [ "$1" = none ]; then echo "$2"; else echo "--init $1"; fi; }
 python3 -m models.train --pairs /tmp/pairs $(init $AINIT "") --val .gpu/val_pairs --out /tmp/a --steps ${ASTEPS:-4000} \
    --batch 256 --lr ${ALR:-1e-3} --seed $((SEED+10)) --device cuda --min-pairs 3000 --max-passes ${APASS:-20} \
