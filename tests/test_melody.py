@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.melody import MelodyError, read_abc, read_melody_file, read_midi, tune_split, write_midi
+from models.melody import Melody, MelodyError, read_abc, read_melody_file, read_midi, tune_split, tune_twins, write_midi
 from models.render import render_notes
 
 ABC_TUNE = """X:1
@@ -64,3 +64,27 @@ def test_split_is_by_tune_content(tunes):
     train, held = tune_split({**copies, **twins}, held_out_fraction=0.5)
     for tune in tunes:
         assert (tune.key in held) == (f"other-book/{tune.key}" in held)
+
+
+def test_twins_share_a_run_of_intervals_in_any_key():
+    rng = np.random.default_rng(0)
+    phrase = np.cumsum(rng.integers(-4, 5, 30)) + 60
+    other = np.cumsum(rng.integers(-4, 5, 30)) + 60
+
+    def melody(key: str, pitch: np.ndarray) -> Melody:
+        return Melody(key, key, pitch.astype(np.int64), np.arange(len(pitch), dtype=float), np.ones(len(pitch)))
+
+    varied = phrase.copy()
+    varied[20:] += 1  # same first 20 intervals, then a changed ending
+    short_run = np.concatenate([phrase[:10], np.cumsum(rng.integers(-4, 5, 20)) + 60])  # 9 intervals of a's
+    tunes = {
+        "a": melody("a", phrase),
+        "a-transposed": melody("a-transposed", phrase + 5),
+        "a-varied": melody("a-varied", varied),
+        "b": melody("b", other),
+        "short-run": melody("short-run", short_run),
+    }
+    twins = tune_twins(tunes)
+    assert twins["a"] == {"a-transposed", "a-varied"}
+    assert twins["b"] == set()
+    assert twins["short-run"] == set()
