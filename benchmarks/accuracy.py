@@ -2,9 +2,10 @@
 
     python -m benchmarks.accuracy --songs 2000 --queries 300 --negatives 150 --seed 0 [--catalog-melody notes|audio] [--fit-decision]
 
-Catalog: every held-out tune (never trained on) but the 50 kept back as "not in the catalog",
-topped up with training tunes as distractors when ``--songs`` asks for more (the split holds
-1,294 held-out tunes). Each song is rendered as an "original recording" (an arrangement in a
+Catalog: distinct tunes (no two are twins: :func:`choose_catalog`): every held-out tune (never
+trained on, nor a twin of one) but the 50 kept back as "not in the catalog", topped up with
+training tunes as distractors when ``--songs`` asks for more (the split holds 1,294 held-out
+tunes; 900 are usable targets once twins are left out). Each song is rendered as an "original recording" (an arrangement in a
 random key and tempo; ``--render melody``: a bare piano melody). Its melody contour comes from its
 notes (``--catalog-melody notes``: a MIDI/ABC catalog) or from the rendered audio by the pitch
 tracker (``audio``: a catalog of recordings). Queries hum held-out catalog tunes only, 4-15 s
@@ -231,7 +232,7 @@ def main() -> None:
         for q in range(args.negatives)
     ]
     print(
-        f"\ncatalog: {len(catalog)} songs ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
+        f"\ncatalog: {len(catalog)} distinct tunes ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
         f"rendered as {args.render}, melody contours from {args.catalog_melody}; {args.queries} hums; "
         f"{args.negatives} hums of tunes not in the catalog; sung by {args.voice}; model {args.model.name}; "
         f"melody stage re-ranks {args.rerank}; "

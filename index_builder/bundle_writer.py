@@ -99,7 +99,7 @@ def write_bundle(
     frontend: FrontEndConfig,
     windows: WindowConfig,
     index_config: IndexConfig = IndexConfig(),
-    decision: Decision = Decision(),
+    decision: Decision | None = None,
     tflite_model: bytes | None = None,
     signing_key=None,
     contours: list[np.ndarray] | None = None,
@@ -111,8 +111,10 @@ def write_bundle(
     backends, carried so a speaker can run either runtime against this bundle. ``signing_key``
     (Ed25519 private key) signs the manifest. ``contours``: each song's melody contour
     (:mod:`device.pitch`), for the re-ranking stage; ``contour_estimated``: which of them were
-    tracked from audio (default: none).
+    tracked from audio (default: none). ``decision``: default, the calibration for the catalog's
+    kind (:meth:`device.recognizer.Decision.for_catalog`).
     """
+    decision = decision or Decision.for_catalog(contour_estimated if contours is not None else None)
     members = {
         MODEL_MEMBER: model,
         INDEX_MEMBER: build_index(vectors, index_config),

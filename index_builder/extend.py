@@ -11,12 +11,13 @@ reported and skipped, never silently replacing a song.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from device.bundle import INDEX_MEMBER, MELODY_MEMBER, MODEL_MEMBERS, SONGS_MEMBER, Bundle
+from device.recognizer import Decision
 from index_builder.bundle_writer import contours_npz, serialise_index, songs_json, write_archive
 from index_builder.catalog import CatalogEntry
 from index_builder.embed_catalog import CatalogEmbedding
@@ -57,6 +58,7 @@ def extend_bundle(bundle: Bundle, added: CatalogEmbedding, out_path: Path, signi
     """Writes ``bundle`` plus the songs of ``added`` (whose vector ranges start after the bundle's) to ``out_path``."""
     # The encoders are already in memory; index, songs and melodies are rewritten below: nothing is re-read.
     members = {MODEL_MEMBERS[fmt]: data for fmt, data in bundle.models.items()}
+    manifest = dict(bundle.manifest)
     old_count = len(bundle.vector_song)
     vectors = np.ascontiguousarray(added.stacked(), dtype=np.float32)
     index = bundle.index
@@ -69,4 +71,5 @@ def extend_bundle(bundle: Bundle, added: CatalogEmbedding, out_path: Path, signi
         old_contours = [bundle.contour(i) for i in range(len(bundle.songs))]
         estimated = [*bundle.contour_estimated.tolist(), *added.contour_estimated]
         members[MELODY_MEMBER] = contours_npz(old_contours + added.contours, estimated)
-    return write_archive(out_path, dict(bundle.manifest), members, songs, old_count + len(vectors), signing_key)
+        manifest["decision"] = asdict(Decision.for_catalog(estimated))  # the kind may have changed with the new songs
+    return write_archive(out_path, manifest, members, songs, old_count + len(vectors), signing_key)

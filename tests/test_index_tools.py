@@ -171,3 +171,27 @@ def test_an_unwritable_cache_does_not_stop_the_build(catalog_dir, tmp_path, caps
     out = tmp_path / "built.humbundle"
     assert index_main(["build", str(catalog_dir), "-o", str(out), "--cache", str(blocker / "cache"), "--workers", "1"]) == 0
     assert load_bundle(out).manifest["counts"]["songs"] == 8
+
+
+def test_the_confidence_calibration_follows_the_catalog_kind(catalog_dir, tunes, tmp_path):
+    """A catalog of recordings (contours tracked from audio) gets its own fitted confidence; adding
+    MIDI files until they are the majority switches the bundle to the MIDI calibration."""
+    from device.recognizer import RECORDINGS_DECISION, Decision
+
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    for name in ("song1.wav", "song3.wav", "song5.wav", "song7.wav"):
+        shutil.copy(catalog_dir / name, recordings / name)
+    bundle = tmp_path / "recordings.humbundle"
+    assert index_main(["build", str(recordings), "-o", str(bundle), "--no-cache", "--workers", "1"]) == 0
+    assert Decision.from_dict(load_bundle(bundle).manifest["decision"]) == RECORDINGS_DECISION
+    assert RECORDINGS_DECISION != Decision()
+
+    midi = tmp_path / "midi"
+    midi.mkdir()
+    for name in ("song0.mid", "song2.mid", "song4.mid", "song6.mid"):
+        shutil.copy(catalog_dir / name, midi / name)
+    write_midi(tunes[8], midi / "new8.mid", quarters_per_minute=60.0 / seconds_per_beat(tunes[8]))
+    grown = tmp_path / "grown.humbundle"
+    assert index_main(["add", str(bundle), str(midi), "-o", str(grown), "--no-cache", "--workers", "1"]) == 0
+    assert Decision.from_dict(load_bundle(grown).manifest["decision"]) == Decision()
