@@ -42,11 +42,21 @@ class SearchConfig:
         the 2,000-song benchmark x0.5-x2 (5 scales) raised the shortlist's recall of the right
         song at 100 from 0.735 to 0.83 against 0.8/1.0/1.25.
     rerank: the best songs of the embedding ranking that stage 3 re-ranks by melody (0 = off).
-    melody_weight: final score = embedding score - melody_weight x melody DTW cost (semitones).
-        On the 2,000-song benchmark's hums (cached costs, re-rank 100), weight 0.8/1.5/3/6 gave
-        top-1 0.67/0.69/0.71/0.695: the melody, once matched at any tempo, is the stronger cue.
-        The cost grows with the number of songs and their contours' length (see README).
-    melody_weight_estimated: the same for contours tracked from audio (see :func:`rerank_by_melody`).
+    melody_weight: final score = embedding score - melody_weight x log(DTW cost + cost_floor) -
+        screen_weight x log(screen cost + cost_floor) (costs in semitones; see :func:`melody_charge`).
+        A log, not the cost itself (sessions 4-8: embedding score - 3 x DTW cost - 1 x screen
+        cost): what tells the right song from a wrong one is the ratio of their costs (0.2 against
+        0.4 is decisive, 1.2 against 1.4 is noise), and the log stops a wrong song's large cost from
+        outweighing everything else. Session 9, offline over dumped embedding scores, screen costs
+        and DTW costs of the 2,000-song benchmark: weights 1 / 0.75, floor 0.1 were chosen on the
+        seed-0 hums (our voice and mixed voices, MRR 0.819 -> 0.834) and checked on three other
+        sets of 200 hums (seed 1 and both seeds of the old catalogs with twins): top-1 +3 / +1.5 /
+        +1.5 points, top-10 +3 / +1.5 / +1.5, MRR +2.6 / +1.4 / +1.4 against the linear fusion.
+        (Session 4, linear: weights 0.8/1.5/3/6 gave top-1 0.67/0.69/0.71/0.695: the melody, once
+        matched at any tempo, is the stronger cue.)
+    cost_floor: added to a cost before its log, so a near-perfect match does not run to -inf.
+    melody_weight_estimated: for contours tracked from audio, per semitone of folded cost, linear
+        around the neutral charge (see :func:`rerank_by_melody`).
         In a catalog of the benchmark's 2,000 arrangements tracked by
         :func:`device.pitch.recording_pitches`, with the screen (session 6, exploratory), weights
         0.8 / 1.5 / 3 gave top-1 0.645 / 0.675 / 0.68 and top-10 0.815 / 0.83 / 0.825; 1.5
@@ -60,22 +70,23 @@ class SearchConfig:
     screen_max_songs: catalogs larger than this skip the screen: it visits every song, ~20 ms per
         2,000 songs of ~80 notes for a 10 s hum on one x86 core (so ~100 ms at the cap; a Pi 4
         core is ~4-5x slower).
-    screen_weight: the re-ranked songs' final score also loses ``screen_weight`` x their screen
-        cost (mean semitones per interval): the interval alignment tolerates dropped and added
-        notes, which the DTW does not, so the two disagree usefully. On the 2,000-song benchmark's
-        hums (session 6, exploratory, over the session 5 dump) weights 0 / 0.75 / 1 / 1.25 gave
-        top-1 0.795 / 0.805 / 0.805 / 0.81 and MRR 0.837 / 0.844 / 0.844 / 0.848.
+    screen_weight: the re-ranked songs' final score also loses ``screen_weight`` x the log of their
+        screen cost (mean semitones per interval) plus the floor: the interval alignment tolerates
+        dropped and added notes, which the DTW does not, so the two disagree usefully. (Session
+        6, linear, over the session 5 dump: weights 0 / 0.75 / 1 / 1.25 gave top-1 0.795 / 0.805 /
+        0.805 / 0.81 and MRR 0.837 / 0.844 / 0.844 / 0.848.)
     """
 
     k_per_window: int = 100
     shortlist: int = 30
     tempo_scales: tuple[float, ...] = (0.5, 0.71, 1.0, 1.41, 2.0)
     rerank: int = 100
-    melody_weight: float = 3.0
+    melody_weight: float = 1.0
     melody_weight_estimated: float = 1.5
     screen: int = 30
     screen_max_songs: int = 10_000
-    screen_weight: float = 1.0
+    screen_weight: float = 0.75
+    cost_floor: float = 0.1
 
 
 def shortlist_songs(similarities: np.ndarray, labels: np.ndarray, vector_song: np.ndarray, size: int) -> np.ndarray:
@@ -138,6 +149,41 @@ def rank_songs(
     return candidates[order], scores[order]
 
 
+def melody_charge(costs, weight: float, config: SearchConfig) -> np.ndarray:
+    """What a song's score loses for a melody cost (DTW or screen, semitones): ``weight`` x log(cost + floor)."""
+    return weight * np.log(np.asarray(costs, np.float64) + config.cost_floor)
+
+
+def cost_for_charge(charge: np.ndarray, weight: float, config: SearchConfig) -> np.ndarray:
+    """The cost whose :func:`melody_charge` is ``charge`` (the most a song may cost and still tie a bar)."""
+    if weight <= 0:
+        return np.full(np.shape(charge), np.inf)
+    return np.exp(np.minimum(np.asarray(charge, np.float64) / weight, 50.0)) - config.cost_floor
+
+
+def melody_costing(fold: bool, config: SearchConfig):
+    """(cost -> charge, room -> the cost that uses it up) for one kind of song contour.
+
+    Contours from notes pay :func:`melody_charge`. Contours tracked from audio (``fold``) pay the
+    charge of an unknown melody plus ``melody_weight_estimated`` per semitone of folded cost above
+    the typical one: linear, as tuned in session 6, so a catalog of recordings ranks as before.
+    """
+    if not fold:
+        return (lambda costs: melody_charge(costs, config.melody_weight, config)), (
+            lambda room: cost_for_charge(room, config.melody_weight, config)
+        )
+    weight = config.melody_weight_estimated
+    offset = float(melody_charge(UNKNOWN_MELODY_COST, config.melody_weight, config)) - weight * ESTIMATED_TYPICAL_COST
+
+    def charge(costs):
+        return weight * np.asarray(costs, np.float64) + offset
+
+    def limit(room):
+        return (np.asarray(room, np.float64) - offset) / weight if weight > 0 else np.full(np.shape(room), np.inf)
+
+    return charge, limit
+
+
 def rerank_by_melody(
     songs: np.ndarray,
     scores: np.ndarray,
@@ -149,7 +195,7 @@ def rerank_by_melody(
     screen_costs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Re-ranks the first ``config.rerank`` songs, and any of ``also``, by
-    ``score - melody_weight * DTW cost - screen_weight * screen cost``.
+    ``score - melody_weight * log(DTW cost + floor) - screen_weight * log(screen cost + floor)``.
 
     ``contour_of(song)`` gives a song's contour; ``estimated[song]``: it was tracked from audio;
     ``also``: songs to re-rank wherever the embedding placed them (the melody screen's);
@@ -191,27 +237,26 @@ def rerank_by_melody(
         charge = np.nan_to_num(screen_costs[songs].astype(np.float64), nan=SCREEN_NEUTRAL_COST)
         if estimated is not None:
             charge[estimated[songs]] = SCREEN_NEUTRAL_COST  # a tracked contour's notes: a candidate, not evidence
-    scores = scores - config.screen_weight * charge  # the screen's part of the final score
+    scores = scores - melody_charge(charge, config.screen_weight, config)  # the screen's part of the final score
     flags = np.zeros(head, bool) if estimated is None else estimated[songs[:head]]
-    penalty = np.zeros(head)  # melody_weight x cost, per song
+    penalty = np.zeros(head)  # the melody's charge, per song
     for fold in (False, True):
         members = np.flatnonzero(flags == fold)  # embedding order
         if len(members) == 0:
             continue
-        weight = config.melody_weight_estimated if fold else config.melody_weight
-        offset = config.melody_weight * UNKNOWN_MELODY_COST - weight * ESTIMATED_TYPICAL_COST if fold else 0.0
         contours = [contour_of(int(s)) for s in songs[members]]
         first = min(EXACT_FIRST, len(members))
         costs = np.full(len(members), COST_CAP, np.float32)
         costs[:first] = match_contours(query_contour, contours[:first], fold=fold)
+        charge_of, limit_of = melody_costing(fold, config)
         if len(members) > first:
-            so_far = np.sort(scores[members[:first]] - weight * costs[:first] - offset)[::-1]
+            so_far = np.sort(scores[members[:first]] - charge_of(costs[:first]))[::-1]
             bar = so_far[EXACT_TOP - 1] if len(so_far) >= EXACT_TOP else -np.inf
             rest = members[first:]
-            limits = (scores[rest] - offset - bar) / weight  # the cost at which a song would tie the bar
+            limits = limit_of(scores[rest] - bar)  # the cost at which a song would tie the bar
             costs[first:] = match_contours(query_contour, contours[first:], limits=limits, fold=fold)
-        penalty[members] = weight * costs + offset
-    fused = scores.astype(np.float64) - config.melody_weight * COST_CAP
+        penalty[members] = charge_of(costs)
+    fused = scores.astype(np.float64) - melody_charge(COST_CAP, config.melody_weight, config)
     fused[:head] = scores[:head] - penalty
     order = np.argsort(-fused, kind="stable")
     return songs[order], fused[order]

@@ -125,7 +125,7 @@ def random_songs(n: int, seed: int) -> list[np.ndarray]:
 
 def test_rerank_abandons_only_songs_that_cannot_reach_the_top():
     """The early-abandoning re-rank gives the same top places as matching every song in full."""
-    from device.search import EXACT_TOP, SCREEN_NEUTRAL_COST, rerank_by_melody
+    from device.search import EXACT_TOP, SCREEN_NEUTRAL_COST, melody_charge, rerank_by_melody
 
     songs = random_songs(80, 1)
     query = (songs[50][30:90] + 3.0).astype(np.float32)
@@ -134,7 +134,8 @@ def test_rerank_abandons_only_songs_that_cannot_reach_the_top():
     scores = np.sort(rng.uniform(0.3, 0.8, 80))[::-1]
     config = SearchConfig(rerank=80)
     ranked, fused = rerank_by_melody(order, scores, query, lambda s: songs[s], config)
-    full = scores - config.melody_weight * match_contours(query, songs) - config.screen_weight * SCREEN_NEUTRAL_COST
+    full = scores - melody_charge(match_contours(query, songs), config.melody_weight, config)
+    full -= melody_charge(SCREEN_NEUTRAL_COST, config.screen_weight, config)
     expected = np.argsort(-full, kind="stable")
     assert ranked[0] == 50
     assert ranked[:EXACT_TOP].tolist() == expected[:EXACT_TOP].tolist()
@@ -143,7 +144,7 @@ def test_rerank_abandons_only_songs_that_cannot_reach_the_top():
 
 def test_contours_tracked_from_audio_count_folded_and_less():
     """Audio-tracked contours: octave-folded costs at the lower weight, around the neutral charge."""
-    from device.search import ESTIMATED_TYPICAL_COST, SCREEN_NEUTRAL_COST, UNKNOWN_MELODY_COST, rerank_by_melody
+    from device.search import ESTIMATED_TYPICAL_COST, SCREEN_NEUTRAL_COST, UNKNOWN_MELODY_COST, melody_charge, rerank_by_melody
 
     songs = random_songs(6, 3)
     query = (songs[4][10:70] - 12.0).astype(np.float32)  # an octave below: folding forgives it
@@ -152,8 +153,9 @@ def test_contours_tracked_from_audio_count_folded_and_less():
     config = SearchConfig()
     ranked, fused = rerank_by_melody(np.arange(6), scores, query, lambda s: songs[s], config, estimated)
     folded = match_contours(query, songs, fold=True)
-    expected = scores - config.melody_weight_estimated * (folded - ESTIMATED_TYPICAL_COST) - config.melody_weight * UNKNOWN_MELODY_COST
-    expected -= config.screen_weight * SCREEN_NEUTRAL_COST  # no screen: every song pays the neutral charge
+    unknown = melody_charge(UNKNOWN_MELODY_COST, config.melody_weight, config)  # a tracked melody is charged around it, linearly
+    expected = scores - config.melody_weight_estimated * (folded - ESTIMATED_TYPICAL_COST) - unknown
+    expected -= melody_charge(SCREEN_NEUTRAL_COST, config.screen_weight, config)  # no screen: every song pays the neutral charge
     assert ranked[0] == 4
     assert np.allclose(fused, np.sort(expected)[::-1])
 
@@ -176,3 +178,17 @@ def test_folded_costs_are_pitch_class_distances():
     folded = dtw_costs(jumpy, tune[None, :], np.zeros((1, 1), np.float32), fold=True)
     assert np.isclose(folded[0], 0.25, atol=1e-4)
     assert dtw_costs(jumpy, tune[None, :], np.zeros((1, 1), np.float32))[0] > 1.0
+
+
+def test_melody_charge_weighs_cost_ratios_and_inverts():
+    """Closer matches are told apart more finely than poor ones, and the abandon limit inverts the charge."""
+    from device.search import cost_for_charge, melody_charge
+
+    config = SearchConfig()
+    w = config.melody_weight
+    good_gap = melody_charge(0.4, w, config) - melody_charge(0.2, w, config)
+    poor_gap = melody_charge(1.4, w, config) - melody_charge(1.2, w, config)
+    assert good_gap > 3 * poor_gap
+    costs = np.array([0.0, 0.3, 1.0, 2.5])
+    assert np.allclose(cost_for_charge(melody_charge(costs, w, config), w, config), costs)
+    assert np.all(np.isinf(cost_for_charge(np.zeros(2), 0.0, config)))

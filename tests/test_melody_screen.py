@@ -81,7 +81,7 @@ def test_rerank_takes_screened_songs_from_below_the_head():
 def test_screen_cost_counts_in_the_final_score_and_silence_is_neutral():
     """Two songs the DTW finds equally good: the one whose intervals fit better wins; a song the
     screen left out (NaN) pays the neutral charge, as every song does when no costs are given."""
-    from device.search import SCREEN_NEUTRAL_COST
+    from device.search import SCREEN_NEUTRAL_COST, melody_charge
 
     song = np.repeat(np.array([60, 62, 64, 65, 67, 65, 64, 62], np.float32), 4)
     songs = [song, song.copy(), song.copy()]
@@ -94,7 +94,9 @@ def test_screen_cost_counts_in_the_final_score_and_silence_is_neutral():
     plain_ranked, plain = rerank_by_melody(np.arange(3), scores, query, lambda s: songs[s], config)
     charge = {1: 0.3, 2: SCREEN_NEUTRAL_COST, 0: 0.9}
     for song_number, value in zip(ranked, fused):
-        shift = config.screen_weight * (charge[int(song_number)] - SCREEN_NEUTRAL_COST)
+        shift = melody_charge(charge[int(song_number)], config.screen_weight, config) - melody_charge(
+            SCREEN_NEUTRAL_COST, config.screen_weight, config
+        )
         assert np.isclose(value, plain[0] - shift, atol=1e-5)
     estimated = np.array([False, True, True])  # song 1's contour tracked from audio: its screen cost does not count
     mixed, mixed_fused = rerank_by_melody(np.arange(3), scores, query, lambda s: songs[s], config, estimated, screen_costs=screen_costs)
