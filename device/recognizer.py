@@ -21,7 +21,7 @@ from device.encoder_runtime import MODEL_FORMAT, ModelError, load_encoder
 from device.melody_screen import IntervalCatalog, best_fitting
 from device.pitch import hum_contour
 from device.query_stream import QueryEmbedder, QueryTooShortError
-from device.search import SearchConfig, rank_songs, rerank_by_melody
+from device.search import SCORE_SCALE, SearchConfig, rank_songs, rerank_by_melody
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,8 @@ class Decision:
         min_margin: minimum lead of the best song over the runner-up (uncalibrated rule).
         weights: (w_score, w_lead, bias) of the calibrated confidence, or None.
         min_confidence: calibrated confidence needed to name a song.
+        score_scale: the score formula the weights were fitted on (:data:`device.search.SCORE_SCALE`);
+            empty in bundles made before session 9.
     """
 
     min_score: float = 0.5
@@ -85,6 +87,7 @@ class Decision:
     # 0.7: 59.5 % / 0 % / 4 %).
     weights: tuple[float, float, float] | None = (0.6681, 7.6371, -3.1841)
     min_confidence: float = 0.6
+    score_scale: str = SCORE_SCALE
 
     @classmethod
     def for_catalog(cls, contour_estimated: Sequence[bool] | np.ndarray | None) -> Decision:
@@ -96,7 +99,7 @@ class Decision:
 
     @classmethod
     def from_dict(cls, data: dict) -> Decision:
-        data = dict(data)
+        data = {"score_scale": "", **data}  # a manifest without it predates session 9's scores
         if data.get("weights") is not None:
             data["weights"] = tuple(float(w) for w in data["weights"])
         return cls(**data)
@@ -137,6 +140,14 @@ class Recognizer:
         self.window_config = bundle.windows
         self.search = search or SearchConfig()
         self.decision = Decision.from_dict(bundle.manifest.get("decision", {}))
+        if self.decision.score_scale != SCORE_SCALE:
+            logger.warning(
+                "%s: its confidence was fitted on an older search's scores (%r); using this release's calibration. "
+                "Rebuild the bundle (or `hum-index add` to it) to store the current one.",
+                bundle.path,
+                self.decision.score_scale or "before session 9",
+            )
+            self.decision = Decision.for_catalog(bundle.contour_estimated if bundle.contour_values is not None else None)
         expected = (self.window_config.length, self.frontend_config.n_bands, int(bundle.manifest["embedding_dim"]))
         actual = (self.encoder.input_frames, self.encoder.input_bands, self.encoder.embedding_dim)
         if expected != actual:

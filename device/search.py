@@ -27,6 +27,10 @@ EXACT_FIRST = 24  # songs the melody stage matches in full before it sets a bar 
 UNKNOWN_MELODY_COST = 0.6  # between a right match (~0.2-0.4 semitones) and a wrong one (~0.8-1.5)
 ESTIMATED_TYPICAL_COST = 1.0  # folded cost of a hum against a typical audio-tracked contour (see rerank_by_melody)
 SCREEN_NEUTRAL_COST = 0.8  # screen cost charged where the screen has no opinion (see rerank_by_melody)
+# Names the formula of the final score. A bundle's confidence weights were fitted on scores of one
+# formula and mean nothing on another's (before session 9 the melody costs were charged linearly,
+# and such bundles carry no name): the recognizer then uses this release's calibration.
+SCORE_SCALE = "log-costs/1"
 EXACT_TOP = 10  # places of the answer guaranteed exact (the benchmark's top-10)
 
 

@@ -162,3 +162,27 @@ def test_old_pitch_class_melodies_load_without_the_melody_stage(bundle_path, tmp
     assert "old pitch-class encoding" in caplog.text
     answer = Recognizer(bundle).recognize_audio(np.random.default_rng(0).normal(0, 0.1, 16000 * 6).astype(np.float32))
     assert "melody" not in answer.timings_ms and answer.matches
+
+
+def test_confidence_fitted_on_older_scores_is_replaced(bundle_path, tmp_path, caplog):
+    """A bundle whose confidence weights were fitted on another score formula (before session 9 the
+    melody costs were charged linearly, and such manifests name none) gets this release's calibration."""
+    from device.recognizer import Decision, Recognizer
+    from device.search import SCORE_SCALE
+
+    def old_weights(manifest):
+        manifest["decision"] = {"min_score": 0.5, "min_margin": 0.06, "weights": [9.0, 9.0, 9.0], "min_confidence": 0.6}
+
+    old = edit_manifest(bundle_path, tmp_path / "old.humbundle", old_weights)
+    with caplog.at_level("WARNING"):
+        recognizer = Recognizer(load_bundle(old))
+    assert "older search" in caplog.text
+    bundle = load_bundle(old)
+    assert recognizer.decision == Decision.for_catalog(bundle.contour_estimated)
+    assert recognizer.decision.weights != (9.0, 9.0, 9.0)
+
+    def current_weights(manifest):
+        manifest["decision"] = {"weights": [9.0, 9.0, 9.0], "score_scale": SCORE_SCALE}
+
+    current = edit_manifest(bundle_path, tmp_path / "current.humbundle", current_weights)
+    assert Recognizer(load_bundle(current)).decision.weights == (9.0, 9.0, 9.0)
