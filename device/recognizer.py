@@ -143,7 +143,7 @@ class Recognizer:
         if self.decision.score_scale != SCORE_SCALE:
             logger.warning(
                 "%s: its confidence was fitted on an older search's scores (%r); using this release's calibration. "
-                "Rebuild the bundle (or `hum-index add` to it) to store the current one.",
+                "Rebuild the bundle (or add songs to it with `hum-index add`) to store the current one.",
                 bundle.path,
                 self.decision.score_scale or "before session 9",
             )
