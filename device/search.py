@@ -70,7 +70,11 @@ class SearchConfig:
         benchmark's hums (session 5, exploratory, re-rank of the embedding's best 100 beside it)
         0 / 30 / 40 / 60 gave top-1 0.70 / 0.795 / 0.79 / 0.79 and top-10 0.795 / 0.895 / 0.895 /
         0.905. With the screen, re-ranking only the embedding's best 30 loses ~2.5 points of
-        top-10 for half the DTW.
+        top-10 for half the DTW. Session 9 (log-cost fusion, offline over five sets of 200 hums:
+        both seeds of the distinct-tune catalogs, mixed voices, both seeds of the older
+        catalogs): 60 instead of 30 was never worse, +0.5 top-1, +0.9 top-10 and +0.7 MRR on
+        average, most on voices the encoder never heard (session 7 saw the same: +1.5 top-1),
+        for up to 30 more songs through the DTW (~20 ms on one x86 core).
     screen_max_songs: catalogs larger than this skip the screen: it visits every song, ~20 ms per
         2,000 songs of ~80 notes for a 10 s hum on one x86 core (so ~100 ms at the cap; a Pi 4
         core is ~4-5x slower).
@@ -87,7 +91,7 @@ class SearchConfig:
     rerank: int = 100
     melody_weight: float = 1.0
     melody_weight_estimated: float = 1.5
-    screen: int = 30
+    screen: int = 60
     screen_max_songs: int = 10_000
     screen_weight: float = 0.75
     cost_floor: float = 0.1
