@@ -120,12 +120,10 @@ class Decision:
 # For a catalog of recordings (contours tracked from audio). Fitted by
 # `python -m benchmarks.accuracy --songs 2000 --queries 200 --negatives 150 --seed 0 --voice mixed
 # --catalog-melody audio --no-baselines --fit-decision` (session 9; hums sung by our synthesizer,
-# Festival and a soundfont). Cross-fitted, at 0.6: 45.5 % of hums answered and right, 0.5 % wrong,
-# 4 % of outsiders accepted; with the MIDI weights above, such a catalog's scores (tracked contours
-# are charged more, and differently) would be misread. That run's search still charged costs
-# linearly, which in a catalog of recordings shifts every score by the same 3.0357 and ranks
-# alike: the bias is the fitted -0.2928 - 1.8121 x 3.0357.
-RECORDINGS_DECISION = Decision(weights=(1.8121, 11.6036, -5.7938))
+# Festival and a soundfont). Cross-fitted, at 0.6: 45.5 % of hums answered and right, 1 % wrong,
+# 3.3 % of outsiders accepted. Tracked contours are charged differently from notes (linearly,
+# octave-folded), so the MIDI weights above would misread such a catalog's scores.
+RECORDINGS_DECISION = Decision(weights=(1.6419, 11.5721, -5.4854))
 
 
 class Recognizer:
