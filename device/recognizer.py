@@ -145,7 +145,7 @@ class Recognizer:
                 bundle.path,
                 self.decision.score_scale or "before session 9",
             )
-            self.decision = Decision.for_catalog(bundle.contour_estimated if bundle.contour_values is not None else None)
+            self.decision = Decision.for_catalog(bundle.contour_estimated)  # None with the contours (parse_contours)
         expected = (self.window_config.length, self.frontend_config.n_bands, int(bundle.manifest["embedding_dim"]))
         actual = (self.encoder.input_frames, self.encoder.input_bands, self.encoder.embedding_dim)
         if expected != actual:
