@@ -31,6 +31,18 @@ stage of the recognizer, re-ranking the embedding shortlist.
 
 The numbers above come from offline runs over the 2,000-song benchmark's dumped
 queries (session 4); the benchmark itself (README "Measured") confirms the end result.
+
+Session 10 re-tried the knobs with the shipped search around them (offline, the DTW re-run on
+the dumped hum contours of both distinct-tune benchmark seeds, embedding and screen parts as
+shipped; fused top-1 seed 0 / seed 1, shipped 0.820 / 0.795): ``COST_CAP`` 1.5 / 2 / 3.5 gave
+0.830 / 0.770, 0.830 / 0.785 and 0.815 / 0.785; ``SHIFTS_TRIED`` 8 0.830 / 0.795 (the DTW
+alone ranks the right song first 2 points more often on both seeds, but the fusion barely
+gains, at twice the DTW time); all five tempo scales 0.820 / 0.780; nine finer scales (five
+tried) 0.830 / 0.790; ``OFF_DIAGONAL_PENALTY`` 0.5 / 1.0 0.810 / 0.785 and 0.820 / 0.795; a
+dead zone of 0.15-0.25 semitone in the cost (absorbing the half-semitone shift grid) 0.820 /
+0.795 (with 8 shifts 0.825 / 0.790); snapping the hum to its own tuning (circular mean of the fractional pitch) 0.805 / 0.775;
+keeping only contour values within a note (dropping glides) 0.780 / 0.770. None is worth its
+cost: the matcher's knobs are exhausted on these hums.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 python -m models.gen_data --out .cache/pairs --shards 48 --pairs-per-shard 500 --seed 1
 python -m models.gen_data --out .cache/val_pairs --shards 1 --seed 7 --held-out
+python -m models.gen_data --out .cache/pairs5 --shards 16 --seed 5 --singers synth,festival,soundfont
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from models import other_voices
 from models.dataset import generate_shards
 from models.melody import DEFAULT_TUNE_CACHE, load_tune_cache, tune_split
 
@@ -23,11 +25,22 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--held-out", action="store_true", help="draw from held-out tunes (validation)")
     parser.add_argument("--tunes", type=Path, default=DEFAULT_TUNE_CACHE, help="the tune cache (../shared/data by default)")
+    parser.add_argument(
+        "--singers",
+        default="synth",
+        help="comma-separated voices that hum, each pair drawn uniformly: synth, festival, soundfont (models.other_voices)",
+    )
     args = parser.parse_args()
+    singers = tuple(s.strip() for s in args.singers.split(",") if s.strip())
+    for singer in singers:
+        if singer != "synth" and singer not in other_voices.SINGERS:
+            parser.error(f"unknown singer {singer!r}: choose from synth, {', '.join(other_voices.SINGERS)}")
+        if singer != "synth" and not other_voices.available(singer):
+            parser.error(f"singer {singer!r} needs a tool this machine lacks (festival's text2wave or fluidsynth + a GM soundfont)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     train_keys, held_out_keys = tune_split(load_tune_cache(args.tunes))
     keys = held_out_keys if args.held_out else train_keys
-    generate_shards(args.out, keys, args.shards, args.pairs_per_shard, args.seed, args.workers, args.tunes)
+    generate_shards(args.out, keys, args.shards, args.pairs_per_shard, args.seed, args.workers, args.tunes, singers)
 
 
 if __name__ == "__main__":
