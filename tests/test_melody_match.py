@@ -55,6 +55,18 @@ def test_a_voice_without_its_fundamental_is_not_heard_an_octave_up(f0):
     assert np.nanmedian(np.abs(checked - midi)) < 0.3
 
 
+def test_hum_contour_keeps_a_note_sung_much_softer_than_the_loudest():
+    """A hum's second note 17 dB below its first (a fading closed-mouth hum): still part of the
+    tune for the hum tracker (HUM_VOICING_DB), silence for the tracker's general threshold."""
+    loud, soft = harmonic_tone(261.6, 1.5), harmonic_tone(329.6, 1.5) * np.float32(10 ** (-17 / 20))
+    frames = compute_features(np.concatenate([loud, soft]))
+    general = matching_contour(frame_pitches(frames, FrontEndConfig()))
+    hum = hum_contour(frames, FrontEndConfig())
+    assert not np.any(np.abs(general - 64.0) < 0.5)
+    assert np.sum(np.abs(hum - 64.0) < 0.5) >= 8  # ~12 contour values of E4
+    assert np.sum(np.abs(hum - 60.0) < 0.5) >= 8
+
+
 def test_hum_contour_drops_what_lies_far_outside_the_voice():
     """A voice around C4-E4, then a loud tone three octaves up (a whistle-like noise): the hum
     contour keeps the voice and drops the tone, which the plain contour keeps."""
