@@ -86,13 +86,22 @@ def test_unknown_singer_is_a_clear_error():
 def test_training_shards_can_be_sung_by_other_voices(tmp_path):
     # The encoder must hear more than one voice (models.gen_data --singers); a shard of one singer
     # draws nothing for the choice, so the shards made before singers existed are reproduced.
-    from models.dataset import generate_shard
-    from models.melody import load_tune_cache
+    import gzip
+    import json
 
-    keys = sorted(load_tune_cache())[:20]
-    ours = np.load(generate_shard(tmp_path / "synth.npz", keys, 2, seed=3))
-    again = np.load(generate_shard(tmp_path / "synth_again.npz", keys, 2, seed=3, singers=("synth",)))
-    other = np.load(generate_shard(tmp_path / "soundfont.npz", keys, 2, seed=3, singers=("soundfont",)))
+    from models.dataset import generate_shard
+
+    cache = tmp_path / "tunes.json.gz"  # two small tunes in the corpus cache's format
+    scale = [60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60, 62]
+    tunes = {
+        f"tune{k}": {"title": f"tune {k}", "pitch": [p + k for p in scale], "onset": list(range(16)), "dur": [1.0] * 16} for k in (0, 3)
+    }
+    with gzip.open(cache, "wt", encoding="utf-8") as handle:
+        json.dump(tunes, handle)
+    keys = sorted(tunes)
+    ours = np.load(generate_shard(tmp_path / "synth.npz", keys, 2, seed=3, cache=cache))
+    again = np.load(generate_shard(tmp_path / "synth_again.npz", keys, 2, seed=3, cache=cache, singers=("synth",)))
+    other = np.load(generate_shard(tmp_path / "soundfont.npz", keys, 2, seed=3, cache=cache, singers=("soundfont",)))
     np.testing.assert_array_equal(ours["hum"], again["hum"])
     # The first pair: same passage and recording (drawn before the hum), sung by another voice.
     assert ours["tune"][0] == other["tune"][0]
