@@ -2,7 +2,7 @@
 
 python -m models.gen_data --out .cache/pairs --shards 48 --pairs-per-shard 500 --seed 1
 python -m models.gen_data --out .cache/val_pairs --shards 1 --seed 7 --held-out
-python -m models.gen_data --out .cache/pairs5 --shards 16 --seed 5 --singers synth,festival,soundfont
+python -m models.gen_data --out .cache/pairs5 --shards 32 --pairs-per-shard 250 --seed 5 --singers festival,soundfont --workers 1
 """
 
 from __future__ import annotations
