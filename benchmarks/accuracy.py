@@ -49,7 +49,7 @@ from index_builder.cli import DEFAULT_MODEL
 from index_builder.embed import embed_audio
 from models.hum import choose_seconds_per_beat, render_hum
 from models.melody import Melody, NoteEvents, load_tune_cache, tune_split, tune_twins
-from models.other_voices import SINGERS, available
+from models.other_voices import INSTALL_HINT, SINGERS, missing_tools
 from models.render import render_arrangement, render_notes
 
 OUTSIDERS_KEPT = 50
@@ -203,9 +203,9 @@ def main() -> None:
         help="who sings the hums: our synthesizer, Festival, a GM soundfont (FluidSynth), or a random one of the three per hum",
     )
     args = parser.parse_args()
-    for singer in SINGERS if args.voice != "synth" else []:  # Festival's hums whistle through the soundfont
-        if not available(singer):
-            parser.error(f"--voice {args.voice} needs {singer}: apt install festival festvox-kallpc16k fluidsynth fluid-soundfont-gm")
+    lacking = missing_tools(SINGERS if args.voice != "synth" else ())  # any other voice asks for both tools
+    if lacking:
+        parser.error(f"--voice {args.voice} needs {', '.join(lacking)}: {INSTALL_HINT}")
 
     if args.shifts is not None:
         melody_match.SHIFTS_TRIED = args.shifts

@@ -32,11 +32,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     singers = tuple(s.strip() for s in args.singers.split(",") if s.strip())
-    for singer in singers:
-        if singer != "synth" and singer not in other_voices.SINGERS:
-            parser.error(f"unknown singer {singer!r}: choose from synth, {', '.join(other_voices.SINGERS)}")
-        if singer != "synth" and not other_voices.available(singer):
-            parser.error(f"singer {singer!r} needs a tool this machine lacks (festival's text2wave or fluidsynth + a GM soundfont)")
+    try:
+        lacking = other_voices.missing_tools(singers)
+    except ValueError as error:
+        parser.error(str(error))
+    if lacking:
+        parser.error(f"--singers {args.singers} needs {', '.join(lacking)}: {other_voices.INSTALL_HINT}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     train_keys, held_out_keys = tune_split(load_tune_cache(args.tunes))
     keys = held_out_keys if args.held_out else train_keys

@@ -40,6 +40,9 @@ SHORTEST_NOTE_S = 0.05
 FESTIVAL_HIGHEST = 70.0  # MIDI (466 Hz): its man's voice crashes (SIGSEGV) on some scores near 580 Hz
 
 
+INSTALL_HINT = "apt install festival festvox-kallpc16k fluidsynth fluid-soundfont-gm"
+
+
 class VoiceUnavailable(RuntimeError):
     """The external singer is not installed on this machine."""
 
@@ -51,6 +54,22 @@ def available(singer: str) -> bool:
     if singer == "soundfont":
         return shutil.which("fluidsynth") is not None and SOUNDFONT.exists()
     raise ValueError(f"unknown singer {singer!r}; choose from {SINGERS}")
+
+
+def tools_for(singer: str) -> tuple[str, ...]:
+    """The tools some hum by ``singer`` may need: Festival cannot whistle, so its whistles take the
+    soundfont too (see :func:`sing`); our synthesizer ("synth") needs none."""
+    if singer == "synth":
+        return ()
+    if singer not in SINGERS:
+        raise ValueError(f"unknown singer {singer!r}; choose from synth, {', '.join(SINGERS)}")
+    return ("festival", "soundfont") if singer == "festival" else ("soundfont",)
+
+
+def missing_tools(singers) -> list[str]:
+    """The tools that hums by ``singers`` would need and this machine lacks: asked up front, so a
+    long run does not stop at its first Festival whistle."""
+    return sorted({tool for singer in singers for tool in tools_for(singer) if not available(tool)})
 
 
 def sing(events: NoteEvents, style: str, length_s: float, singer: str, rng: np.random.Generator) -> np.ndarray:

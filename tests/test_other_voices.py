@@ -107,3 +107,12 @@ def test_training_shards_can_be_sung_by_other_voices(tmp_path):
     assert ours["tune"][0] == other["tune"][0]
     np.testing.assert_array_equal(ours["recording"][0], other["recording"][0])
     assert np.abs(ours["hum"][0].astype(np.float32) - other["hum"][0].astype(np.float32)).mean() > 0.5
+
+
+def test_a_festival_hum_may_need_the_soundfont_too():
+    # Festival cannot whistle: a run with Festival's hums must find both tools before it starts.
+    assert other_voices.tools_for("festival") == ("festival", "soundfont")
+    assert other_voices.tools_for("soundfont") == ("soundfont",)
+    assert other_voices.tools_for("synth") == ()
+    with pytest.raises(ValueError, match="unknown singer"):
+        other_voices.missing_tools(["synth", "choir"])
