@@ -1,6 +1,7 @@
 """Accuracy on held-out tunes: top-1, top-10 and MRR of synthetic hums, ours against two baselines.
 
-    python -m benchmarks.accuracy --songs 2000 --queries 300 --negatives 150 --seed 0 [--catalog-melody notes|audio] [--fit-decision]
+    python -m benchmarks.accuracy --songs 2000 --queries 300 --negatives 150 --seed 0 [--catalog-melody notes|audio]
+        [--singing careful|casual|untrained|mixed] [--fit-decision]
 
 Catalog: distinct tunes (no two are twins: :func:`choose_catalog`): every held-out tune (never
 trained on, nor a twin of one) but the 50 kept back as "not in the catalog", topped up with
@@ -47,7 +48,7 @@ from device.windows import WindowConfig
 from index_builder.bundle_writer import write_bundle
 from index_builder.cli import DEFAULT_MODEL
 from index_builder.embed import embed_audio
-from models.hum import choose_seconds_per_beat, render_hum
+from models.hum import SKILLS, choose_seconds_per_beat, render_hum
 from models.melody import Melody, NoteEvents, load_tune_cache, tune_split, tune_twins
 from models.other_voices import INSTALL_HINT, SINGERS, missing_tools
 from models.render import render_arrangement, render_notes
@@ -110,12 +111,16 @@ def build_catalog(
     return out
 
 
-def random_hum(target: Melody, catalog: list[Melody], rng: np.random.Generator, singer: str = "synth") -> tuple[np.ndarray, object, float]:
+def random_hum(
+    target: Melody, catalog: list[Melody], rng: np.random.Generator, singer: str = "synth", skill: str = "careful"
+) -> tuple[np.ndarray, object, float]:
     """A 4-15 s hum of ``target`` starting anywhere, random conditions; TV noise from another tune."""
     length = float(rng.uniform(4, 15))
     start_beat = float(target.onset[rng.integers(0, max(len(target.onset) - 8, 1))])
     distractor = catalog[int(rng.integers(len(catalog)))]
-    audio, cond = render_hum(target, choose_seconds_per_beat(target, rng), start_beat, length, rng, distractor=distractor, singer=singer)
+    audio, cond = render_hum(
+        target, choose_seconds_per_beat(target, rng), start_beat, length, rng, distractor=distractor, singer=singer, skill=skill
+    )
     return audio, cond, length
 
 
@@ -125,6 +130,14 @@ def choose_singer(voice: str, seed: int, query: int) -> str:
     if voice != "mixed":
         return voice
     return str(np.random.default_rng([seed, 3 * 10**6 + query]).choice(["synth", *SINGERS]))
+
+
+def choose_skill(singing: str, seed: int, query: int) -> str:
+    """The singing skill of query ``query``: ``singing`` itself, or for "mixed" one of :data:`SKILLS` at
+    random (its own stream, as :func:`choose_singer`)."""
+    if singing != "mixed":
+        return singing
+    return str(np.random.default_rng([seed, 4 * 10**6 + query]).choice(list(SKILLS)))
 
 
 def bucket(name: str, value: float) -> str:
@@ -202,6 +215,12 @@ def main() -> None:
         default="synth",
         help="who sings the hums: our synthesizer, Festival, a GM soundfont (FluidSynth), or a random one of the three per hum",
     )
+    parser.add_argument(
+        "--singing",
+        choices=[*SKILLS, "mixed"],
+        default="careful",
+        help="the singers' errors (models.hum.SKILLS): careful, casual, untrained (compressed leaps, drift, wrong notes), or any per hum",
+    )
     args = parser.parse_args()
     lacking = missing_tools(SINGERS if args.voice != "synth" else ())  # any other voice asks for both tools
     if lacking:
@@ -221,20 +240,22 @@ def main() -> None:
     for q in range(args.queries):
         qrng = np.random.default_rng([args.seed, 10**6 + q])
         target = int(qrng.integers(n_targets))
-        queries.append((target, *random_hum(catalog[target], catalog, qrng, choose_singer(args.voice, args.seed, q))))
+        singer, skill = choose_singer(args.voice, args.seed, q), choose_skill(args.singing, args.seed, q)
+        queries.append((target, *random_hum(catalog[target], catalog, qrng, singer, skill)))
     outsider_hums = [
         random_hum(
             outsiders[q % len(outsiders)],
             catalog,
             np.random.default_rng([args.seed, 2 * 10**6 + q]),
             choose_singer(args.voice, args.seed, 10**5 + q),
+            choose_skill(args.singing, args.seed, 10**5 + q),
         )[0]
         for q in range(args.negatives)
     ]
     print(
         f"\ncatalog: {len(catalog)} distinct tunes ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
         f"rendered as {args.render}, melody contours from {args.catalog_melody}; {args.queries} hums; "
-        f"{args.negatives} hums of tunes not in the catalog; sung by {args.voice}; model {args.model.name}; "
+        f"{args.negatives} hums of tunes not in the catalog; sung by {args.voice} ({args.singing} singers); model {args.model.name}; "
         f"melody stage re-ranks {args.rerank}; "
         f"catalog built in {build_s:.0f} s\n"
     )
@@ -293,6 +314,7 @@ def print_conditions(systems: dict) -> None:
                 "all",
                 f"style={cond.style}",
                 f"singer={cond.singer}",
+                f"skill={cond.skill}",
                 f"noise={cond.noise_kind}",
                 bucket("snr_db", cond.snr_db),
                 bucket("tempo_factor", cond.tempo_factor),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from models import other_voices
 from models.dataset import generate_shards
+from models.hum import SKILLS
 from models.melody import DEFAULT_TUNE_CACHE, load_tune_cache, tune_split
 
 
@@ -30,7 +31,16 @@ def main() -> None:
         default="synth",
         help="comma-separated voices that hum, each pair drawn uniformly: synth, festival, soundfont (models.other_voices)",
     )
+    parser.add_argument(
+        "--skills",
+        default="careful",
+        help=f"comma-separated singing skills, each pair drawn uniformly: {', '.join(SKILLS)} (models.hum.SKILLS)",
+    )
     args = parser.parse_args()
+    skills = tuple(s.strip() for s in args.skills.split(",") if s.strip())
+    unknown = [s for s in skills if s not in SKILLS]
+    if unknown or not skills:
+        parser.error(f"--skills {args.skills}: choose from {', '.join(SKILLS)}")
     singers = tuple(s.strip() for s in args.singers.split(",") if s.strip())
     try:
         lacking = other_voices.missing_tools(singers)
@@ -41,7 +51,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     train_keys, held_out_keys = tune_split(load_tune_cache(args.tunes))
     keys = held_out_keys if args.held_out else train_keys
-    generate_shards(args.out, keys, args.shards, args.pairs_per_shard, args.seed, args.workers, args.tunes, singers)
+    generate_shards(args.out, keys, args.shards, args.pairs_per_shard, args.seed, args.workers, args.tunes, singers, skills)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,14 @@ their own and an octave that suits their voice, a tempo of their own with rubato
 intonation error per note plus slow drift, vibrato on long notes, glides between notes, dropped and
 added notes, breaths. Then a room, a microphone's band limits, background noise down to 5 dB SNR,
 level changes and clipping. Styles: closed-mouth hum, "la", "da", "doo" and whistle.
+
+Singers' skills (:data:`SKILLS`): "careful", the errors above (what the benchmark's default
+hums use); "casual", the occasional singer of the singing-proficiency studies (Dalla Bella et al.
+2007: ~0.5 semitone per interval at a normal tempo; Mauch et al. 2014): 0.25-0.5 semitone per
+note, leaps up to 15 % smaller, drift up to a semitone; and "untrained", the poor-pitch singer
+(Pfordresher & Brown 2007, 10-15 % of people): leaps 5-30 % smaller, 0.3-0.7 semitone per note,
+drift up to 1.5 semitones, more wrong, dropped and rushed notes. People at a smart speaker are
+all three.
 """
 
 from __future__ import annotations
@@ -18,6 +26,37 @@ from models.melody import Melody, NoteEvents
 from models.render import render_arrangement
 
 STYLES = ("hum", "la", "da", "doo", "whistle")
+
+
+@dataclass(frozen=True)
+class SingingErrors:
+    """How far a singer strays from the notes (ranges are drawn per hum, steps per note).
+
+    Attributes:
+        max_dropped: the hum's rate of dropped notes is drawn from [0, max_dropped).
+        rubato_step, rubato_limit: per-note log-tempo random walk and its bound.
+        intonation_sd: range of the per-note pitch error's standard deviation (semitones).
+        drift_step, drift_limit: per-note pitch random walk (semitones) and its bound.
+        max_wrong: the rate of notes sung 1-2 semitones off is drawn from [0, max_wrong).
+        interval_scale: range of the factor applied to every interval (1 = none; below 1 the
+            untrained singer's compressed leaps, which also wander off the key as they accumulate).
+    """
+
+    max_dropped: float
+    rubato_step: float
+    rubato_limit: float
+    intonation_sd: tuple[float, float]
+    drift_step: float
+    drift_limit: float
+    max_wrong: float
+    interval_scale: tuple[float, float] = (1.0, 1.0)
+
+
+SKILLS = {
+    "careful": SingingErrors(0.08, 0.04, 0.25, (0.15, 0.4), 0.06, 0.5, 0.05),
+    "casual": SingingErrors(0.1, 0.06, 0.3, (0.25, 0.5), 0.1, 1.0, 0.08, (0.85, 1.0)),
+    "untrained": SingingErrors(0.12, 0.08, 0.4, (0.3, 0.7), 0.15, 1.5, 0.1, (0.7, 0.95)),
+}
 VOWEL_FORMANTS = {  # (F1, F2, F3) Hz
     "a": (730, 1090, 2440),
     "o": (570, 840, 2410),
@@ -38,6 +77,7 @@ class HumConditions:
     snr_db: float
     noise_kind: str
     singer: str = "synth"
+    skill: str = "careful"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,23 +89,28 @@ def choose_seconds_per_beat(melody: Melody, rng: np.random.Generator) -> float:
     return rng.uniform(0.25, 0.6) / median_beats
 
 
-def humanize(melody: Melody, seconds_per_beat: float, transpose: float, rng: np.random.Generator) -> tuple[NoteEvents, np.ndarray]:
+def humanize(
+    melody: Melody, seconds_per_beat: float, transpose: float, rng: np.random.Generator, skill: str = "careful"
+) -> tuple[NoteEvents, np.ndarray]:
     """The melody as a person would sing it: timing, pitch and note-level errors, in seconds.
 
     Returns the events and, for each note of ``melody``, the time (s) at which the singer reaches
     it, so a passage can be cut at the same note however many notes were dropped or added.
+    ``skill`` names the :data:`SKILLS` profile; "careful" draws exactly what it drew before the
+    profiles existed, so training shards reproduce.
     """
+    errors = SKILLS[skill]
     n = len(melody.pitch)
     onset = melody.onset.astype(np.float64)
     ends = onset + melody.dur
-    dropped = rng.uniform(size=n) < rng.uniform(0.0, 0.08)
+    dropped = rng.uniform(size=n) < rng.uniform(0.0, errors.max_dropped)
     dropped[0] = False
     kept_before = np.maximum.accumulate(np.where(~dropped, np.arange(n), 0))
     for i in np.flatnonzero(dropped):  # the previous sung note is held through a dropped one
         ends[kept_before[i]] = max(ends[kept_before[i]], ends[i])
     # Time: beats -> seconds through a tempo that wanders (rubato) around the chosen tempo.
     grid = np.concatenate([onset, [ends.max()]])
-    local = np.exp(np.cumsum(rng.normal(0, 0.04, len(grid))).clip(-0.25, 0.25))
+    local = np.exp(np.cumsum(rng.normal(0, errors.rubato_step, len(grid))).clip(-errors.rubato_limit, errors.rubato_limit))
     seconds_at = np.concatenate([[0.0], np.cumsum(np.diff(grid) * seconds_per_beat * local[:-1])])
 
     def warp(beats: np.ndarray) -> np.ndarray:
@@ -77,10 +122,13 @@ def humanize(melody: Melody, seconds_per_beat: float, transpose: float, rng: np.
     breaths = rng.uniform(size=len(dur_s)) < 0.06
     dur_s[breaths] = np.maximum(dur_s[breaths] - rng.uniform(0.1, 0.3), dur_s[breaths] * 0.4)
     # Pitch: per-note error, slow drift, occasional wrong note.
-    pitch = melody.pitch[keep].astype(np.float64) + transpose
-    pitch = pitch + rng.normal(0, rng.uniform(0.15, 0.4), len(pitch))
-    pitch = pitch + np.cumsum(rng.normal(0, 0.06, len(pitch))).clip(-0.5, 0.5)
-    wrong = rng.uniform(size=len(pitch)) < rng.uniform(0.0, 0.05)
+    pitch = melody.pitch[keep].astype(np.float64)
+    if errors.interval_scale != (1.0, 1.0):  # intervals scaled around the first note, errors accumulating
+        pitch = pitch[0] + rng.uniform(*errors.interval_scale) * (pitch - pitch[0])
+    pitch = pitch + transpose
+    pitch = pitch + rng.normal(0, rng.uniform(*errors.intonation_sd), len(pitch))
+    pitch = pitch + np.cumsum(rng.normal(0, errors.drift_step, len(pitch))).clip(-errors.drift_limit, errors.drift_limit)
+    wrong = rng.uniform(size=len(pitch)) < rng.uniform(0.0, errors.max_wrong)
     pitch[wrong] += rng.choice([-2, -1, 1, 2], wrong.sum())
     events = NoteEvents(onset_s, dur_s, pitch, rng.uniform(0.7, 1.0, len(pitch)))
     return _add_ornaments(events, rng), warp(onset)
@@ -224,16 +272,17 @@ def render_hum(
     conditions: HumConditions | None = None,
     distractor: Melody | None = None,
     singer: str = "synth",
+    skill: str = "careful",
 ) -> tuple[np.ndarray, HumConditions]:
     """A hum of ``length_s`` seconds starting at ``start_beat`` of ``melody``.
 
     ``tempo_factor`` > 1 means the person hums faster than the recording. ``singer``: "synth"
     (our voice, :func:`voice`) or one of :data:`models.other_voices.SINGERS`, which sing the same
-    humanized notes with someone else's voice.
+    humanized notes with someone else's voice. ``skill``: a :data:`SKILLS` profile.
     """
-    conditions = replace(conditions or random_conditions(rng, melody), singer=singer)
+    conditions = replace(conditions or random_conditions(rng, melody), singer=singer, skill=skill)
     seconds_per_beat = recording_seconds_per_beat / conditions.tempo_factor
-    events, note_times = humanize(melody, seconds_per_beat, conditions.transpose, rng)
+    events, note_times = humanize(melody, seconds_per_beat, conditions.transpose, rng, skill)
     start_s = float(note_times[min(int(np.searchsorted(melody.onset, start_beat)), len(note_times) - 1)])
     lead_in = rng.uniform(0.0, 0.6)
     passage = events.window(max(start_s - lead_in, 0.0), length_s)
