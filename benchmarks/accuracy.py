@@ -28,9 +28,11 @@ tunes NOT in the catalog; ``--fit-decision`` prints the weights fitted on all of
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -47,7 +49,7 @@ from device.search import SearchConfig
 from device.windows import WindowConfig
 from index_builder.bundle_writer import write_bundle
 from index_builder.cli import DEFAULT_MODEL
-from index_builder.embed import embed_audio
+from index_builder.embed import SongEmbedding, embed_audio
 from models.hum import SKILLS, choose_seconds_per_beat, render_hum
 from models.melody import Melody, NoteEvents, load_tune_cache, tune_split, tune_twins
 from models.other_voices import INSTALL_HINT, SINGERS, missing_tools
@@ -65,6 +67,26 @@ def render_song(melody: Melody, how: str, rng: np.random.Generator) -> tuple[np.
     return render_arrangement(events, spb, rng, events.end_s + 1.0), events
 
 
+_catalog_encoder: OnnxEncoder | None = None  # one per worker process (see _catalog_song)
+
+
+def _init_catalog_worker(model: bytes, threads: int) -> None:
+    global _catalog_encoder
+    _catalog_encoder = OnnxEncoder(model, threads=threads)
+
+
+def _catalog_song(job: tuple[Melody, str, int, int, str, bool]) -> tuple[SongEmbedding, np.ndarray | None, np.ndarray | None]:
+    """Renders and embeds catalog song ``i`` (its own random stream, so any worker gives the same result)."""
+    melody, how, seed, i, melody_from, with_extras = job
+    frontend, windows = FrontEndConfig(), WindowConfig()
+    audio, events = render_song(melody, how, np.random.default_rng([seed, i]))
+    song = embed_audio(audio, _catalog_encoder, frontend, windows, melody.key, events if melody_from == "notes" else None)
+    if not with_extras:
+        return song, None, None
+    notes = matching_contour(notes_contour(events.onset, events.dur, events.pitch, frontend.frame_rate))
+    return song, notes, mfcc_statistics(audio)
+
+
 def build_catalog(
     tunes: list[Melody],
     how: str,
@@ -74,39 +96,39 @@ def build_catalog(
     tflite_model: bytes | None = None,
     melody_from: str = "notes",
     extras: dict | None = None,
+    workers: int = 1,
 ) -> Path:
     """Renders every tune, embeds it as the index builder does, and writes their bundle.
 
     ``melody_from``: song contours from the notes ("notes") or from the rendered audio ("audio").
     ``extras``: when given, filled with what the baselines need ("notes_contours", "mfcc").
+    ``workers``: processes rendering and embedding songs (each song draws from its own stream, so
+    the catalog is the same for any number).
     """
-    encoder = OnnxEncoder(model, threads=2)
-    frontend, windows = FrontEndConfig(), WindowConfig()
-    songs, vectors, contours, estimated, first = [], [], [], [], 0
-    note_contours, mfcc = [], []
-    for i, melody in enumerate(tunes):
-        audio, events = render_song(melody, how, np.random.default_rng([seed, i]))
-        song = embed_audio(audio, encoder, frontend, windows, melody.key, events if melody_from == "notes" else None)
+    jobs = [(melody, how, seed, i, melody_from, extras is not None) for i, melody in enumerate(tunes)]
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_catalog_worker, initargs=(model, 1)) as pool:
+            results = list(pool.map(_catalog_song, jobs, chunksize=4))
+    else:
+        _init_catalog_worker(model, 2)
+        results = [_catalog_song(job) for job in jobs]
+    songs, first = [], 0
+    for melody, (song, _, _) in zip(tunes, results):
         songs.append(Song(melody.key, melody.title, "", "", round(song.duration_s, 2), first, len(song.vectors)))
-        vectors.append(song.vectors)
-        contours.append(song.contour)
-        estimated.append(song.contour_estimated)
         first += len(song.vectors)
-        if extras is not None:
-            note_contours.append(matching_contour(notes_contour(events.onset, events.dur, events.pitch, frontend.frame_rate)))
-            mfcc.append(mfcc_statistics(audio))
     if extras is not None:
-        extras["notes_contours"], extras["mfcc"] = note_contours, np.stack(mfcc)
+        extras["notes_contours"] = [notes for _, notes, _ in results]
+        extras["mfcc"] = np.stack([mfcc for _, _, mfcc in results])
     write_bundle(
         out,
         model,
         songs,
-        np.concatenate(vectors),
-        frontend,
-        windows,
+        np.concatenate([song.vectors for song, _, _ in results]),
+        FrontEndConfig(),
+        WindowConfig(),
         tflite_model=tflite_model,
-        contours=contours,
-        contour_estimated=estimated,
+        contours=[song.contour for song, _, _ in results],
+        contour_estimated=[song.contour_estimated for song, _, _ in results],
     )
     return out
 
@@ -221,6 +243,9 @@ def main() -> None:
         default="careful",
         help="the singers' errors (models.hum.SKILLS): careful, casual, untrained (compressed leaps, drift, wrong notes), or any per hum",
     )
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes building the catalog (the same catalog for any number)"
+    )
     args = parser.parse_args()
     lacking = missing_tools(SINGERS if args.voice != "synth" else ())  # any other voice asks for both tools
     if lacking:
@@ -233,7 +258,8 @@ def main() -> None:
     extras: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.humbundle"
-        build_catalog(catalog, args.render, args.model.read_bytes(), path, args.seed, melody_from=args.catalog_melody, extras=extras)
+        model = args.model.read_bytes()
+        build_catalog(catalog, args.render, model, path, args.seed, melody_from=args.catalog_melody, extras=extras, workers=args.workers)
         bundle = load_bundle(path)
     build_s = time.time() - started
     queries = []
