@@ -232,6 +232,13 @@ def main() -> None:
     parser.add_argument("--rerank", type=int, default=SearchConfig().rerank, help="songs the melody stage re-ranks (ours)")
     parser.add_argument("--shifts", type=int, default=None, help="transpositions the melody DTW tries (default: the shipped one)")
     parser.add_argument(
+        "--interval-scales",
+        type=float,
+        nargs="+",
+        default=None,
+        help="widths of the hum's intervals the melody DTW tries (default: the shipped melody_match.INTERVAL_SCALES)",
+    )
+    parser.add_argument(
         "--voice",
         choices=["synth", *SINGERS, "mixed"],
         default="synth",
@@ -253,6 +260,8 @@ def main() -> None:
 
     if args.shifts is not None:
         melody_match.SHIFTS_TRIED = args.shifts
+    if args.interval_scales is not None:
+        melody_match.INTERVAL_SCALES = tuple(args.interval_scales)
     catalog, n_targets, outsiders = choose_catalog(args.songs, args.seed)
     started = time.time()
     extras: dict = {}
@@ -282,7 +291,7 @@ def main() -> None:
         f"\ncatalog: {len(catalog)} distinct tunes ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
         f"rendered as {args.render}, melody contours from {args.catalog_melody}; {args.queries} hums; "
         f"{args.negatives} hums of tunes not in the catalog; sung by {args.voice} ({args.singing} singers); model {args.model.name}; "
-        f"melody stage re-ranks {args.rerank}; "
+        f"melody stage re-ranks {args.rerank}, hum intervals x{'/'.join(map(str, melody_match.INTERVAL_SCALES))}; "
         f"catalog built in {build_s:.0f} s\n"
     )
     ours = Recognizer(bundle, threads=1, search=replace(SearchConfig(), rerank=args.rerank))

@@ -58,6 +58,7 @@ HIST_BINS = 24  # half-semitone pitch-class histogram
 ABANDON_EVERY = 8  # rows between checks for songs that can no longer matter (see dtw_costs)
 HISTOGRAM_HOP = 4  # song stretches whose key is compared with the query's start every 4 values
 OFF_DIAGONAL_PENALTY = 0.75  # semitones of cost per DTW step that is not 1:1 (see the module docstring)
+INTERVAL_SCALES = (1.0,)  # the hum's intervals tried as sung (1.0) and stretched around its median (see stretch_intervals)
 
 
 def stretch_histograms(contour: np.ndarray, length: int) -> np.ndarray:
@@ -196,6 +197,18 @@ def resample(contour: np.ndarray, scale: float) -> np.ndarray:
     return contour[np.clip(index, 0, len(contour) - 1)]
 
 
+def stretch_intervals(contour: np.ndarray, scale: float) -> np.ndarray:
+    """``contour`` with every interval ``scale`` times as wide (around its median).
+
+    Untrained singers compress leaps (Pfordresher & Brown 2007): an octave sung as a sixth. A key
+    shift cannot undo that; stretching the hum back by 1/compression can.
+    """
+    if scale == 1.0:
+        return contour
+    centre = np.float32(np.median(contour))
+    return (centre + np.float32(scale) * (contour - centre)).astype(contour.dtype)
+
+
 def pad_contours(contours: list[np.ndarray]) -> np.ndarray:
     width = max((len(c) for c in contours), default=0)
     out = np.full((len(contours), max(width, 1)), np.nan, np.float32)
@@ -224,25 +237,27 @@ def match_contours(
     if len(query) == 0:
         return costs
     by_likelihood = sorted(scales, key=lambda s: abs(np.log(s)))  # 1.0 first: often the best, so later ones abandon early
-    versions = [resample(query, s) for s in by_likelihood]
     chosen = tempo_choices(query, contours, tuple(by_likelihood), TEMPO_SCALES_TRIED)
     order = [r for r in np.argsort([len(c) for c in contours]) if len(contours[r]) > 0]  # similar lengths together
+    stretched = [stretch_intervals(query, s) for s in INTERVAL_SCALES]
+    versions = [[resample(q, s) for s in by_likelihood] for q in stretched]
     for start in range(0, len(order), batch):
         rows = np.asarray(order[start : start + batch])
         chunk = [contours[r] for r in rows]
-        shifts = candidate_shifts(query, chunk)
-        if fold:
-            shifts = np.mod(shifts, 12.0)
-        # A song's cost is its best over its tempo versions, so each version only has to beat the
-        # best so far (and the caller's limit): the rest of its DTW can be abandoned. Exact.
+        # A song's cost is its best over its tempo (and interval) versions, so each version only has
+        # to beat the best so far (and the caller's limit): the rest of its DTW can be abandoned. Exact.
         best = np.full(len(rows), np.inf) if limits is None else np.asarray(limits, np.float64)[rows]
         found = np.full(len(rows), COST_CAP, np.float32)
-        for v, version in enumerate(versions):
-            take = np.flatnonzero(chosen[rows, v])
-            if len(take) == 0:
-                continue
-            padded = pad_contours([chunk[k] for k in take])
-            tried = dtw_costs(version, padded, shifts[take], np.minimum(best[take], found[take]), fold)
-            found[take] = np.minimum(found[take], tried)
+        for q, tempo_versions in zip(stretched, versions):
+            shifts = candidate_shifts(q, chunk)
+            if fold:
+                shifts = np.mod(shifts, 12.0)
+            for v, version in enumerate(tempo_versions):
+                take = np.flatnonzero(chosen[rows, v])
+                if len(take) == 0:
+                    continue
+                padded = pad_contours([chunk[k] for k in take])
+                tried = dtw_costs(version, padded, shifts[take], np.minimum(best[take], found[take]), fold)
+                found[take] = np.minimum(found[take], tried)
         costs[rows] = found
     return costs
