@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from device import melody_match
 from device.bundle import load_bundle
 from device.frontend import FrontEndConfig, compute_features
 from device.melody_match import COST_CAP, match_contours
@@ -114,6 +115,21 @@ def test_dtw_finds_a_passage_in_another_key_octave_and_tempo():
     assert int(np.argmin(costs)) == 7
     assert costs[7] < 0.5 * np.median(costs)
     assert match_contours(np.zeros(0, np.float32), songs).tolist() == [COST_CAP] * 30
+
+
+def test_stretched_intervals_undo_a_compressed_hum(monkeypatch):
+    """An untrained singer's leaps sung at 0.75 of their width: the stretch brings the cost down."""
+    rng = np.random.default_rng(1)
+    songs = [np.repeat(rng.integers(55, 75, 60).astype(np.float32), rng.integers(2, 5, 60)) for _ in range(30)]
+    passage = songs[3][30:130]
+    compressed = (np.median(passage) + 0.75 * (passage - np.median(passage)) - 5.0).astype(np.float32)
+    monkeypatch.setattr(melody_match, "INTERVAL_SCALES", (1.0,))
+    as_sung = match_contours(compressed, songs)
+    monkeypatch.setattr(melody_match, "INTERVAL_SCALES", (1.0, 1.3))
+    stretched = match_contours(compressed, songs)
+    assert stretched[3] < 0.6 * as_sung[3]
+    assert int(np.argmin(stretched)) == 3
+    assert np.all(stretched <= as_sung + 1e-6)  # a song keeps its best version: more versions never cost more
 
 
 def test_bundle_carries_contours_and_reranking_uses_them(bundle_path, tunes):
