@@ -75,19 +75,21 @@ def nt_xent(hum: torch.Tensor, rec: torch.Tensor, tunes: torch.Tensor, temperatu
 
 
 @torch.no_grad()
+def centre_window_embeddings(model: HumEncoder, clips: np.ndarray, length: int) -> torch.Tensor:
+    """Unit embeddings of each clip's centre ``length`` frames: validation's one window per clip."""
+    device = next(model.parameters()).device
+    start = (clips.shape[1] - length) // 2
+    window = torch.from_numpy(clips[:, start : start + length].astype(np.float32)).to(device)
+    return F.normalize(model(standardise_batch(window)), dim=1)
+
+
+@torch.no_grad()
 def retrieval_top1(model: HumEncoder, hums: np.ndarray, recs: np.ndarray, length: int) -> float:
     """Share of validation hums whose nearest recording (centre crops) is their own."""
     model.eval()
-    device = next(model.parameters()).device
-    start = (hums.shape[1] - length) // 2
-
-    def embed(clips: np.ndarray) -> torch.Tensor:
-        window = torch.from_numpy(clips[:, start : start + length].astype(np.float32)).to(device)
-        return F.normalize(model(standardise_batch(window)), dim=1)
-
-    h, r = embed(hums), embed(recs)
+    h, r = centre_window_embeddings(model, hums, length), centre_window_embeddings(model, recs, length)
     model.train()
-    return float(((h @ r.T).argmax(dim=1) == torch.arange(len(h), device=device)).float().mean())
+    return float(((h @ r.T).argmax(dim=1) == torch.arange(len(h), device=h.device)).float().mean())
 
 
 def out_of_pairs(args: argparse.Namespace) -> bool:

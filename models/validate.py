@@ -17,27 +17,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from models.dataset import load_shards
-from models.encoder import load_weights
-from models.train import standardise_batch
+from models.encoder import HumEncoder, load_weights
+from models.train import centre_window_embeddings
 
 VALIDATION_PAIRS = 500  # the training logs' val_top1 uses the first 500 pairs of a set
 
 
 @torch.no_grad()
-def retrieval_ranks(weights: Path, hums: np.ndarray, recordings: np.ndarray) -> np.ndarray:
+def retrieval_ranks(model: HumEncoder, hums: np.ndarray, recordings: np.ndarray) -> np.ndarray:
     """Rank (1 = first) of each hum's own recording among all recordings of the set."""
-    model = load_weights(str(weights)).eval()
     length = model.config.n_frames
-    start = (hums.shape[1] - length) // 2
-
-    def embed(clips: np.ndarray) -> torch.Tensor:
-        window = torch.from_numpy(clips[:, start : start + length].astype(np.float32))
-        return F.normalize(model(standardise_batch(window)), dim=1)
-
-    similarity = (embed(hums) @ embed(recordings).T).numpy()
+    h, r = centre_window_embeddings(model, hums, length), centre_window_embeddings(model, recordings, length)
+    similarity = (h @ r.T).numpy()
     own = np.diag(similarity)
     return 1 + (similarity > own[:, None]).sum(axis=1)
 
@@ -57,14 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     for weights in args.weights:
         if not weights.is_file():
             parser.error(f"{weights}: no such weights file")
-    torch.set_num_threads(max(torch.get_num_threads(), 1))
     header = f"{'weights':40s}" + "".join(f" | {name + ' top-1 / MRR':>26s}" for name in sets)
     print(header)
     print("-" * len(header))
     for weights in args.weights:
+        model = load_weights(str(weights))  # once per file, in eval mode
         cells = []
         for hums, recordings in sets.values():
-            ranks = retrieval_ranks(weights, hums, recordings)
+            ranks = retrieval_ranks(model, hums, recordings)
             cells.append(f"{np.mean(ranks == 1):.3f} / {np.mean(1.0 / ranks):.3f} (n={len(ranks)})")
         print(f"{str(weights)[-40:]:40s}" + "".join(f" | {c:>26s}" for c in cells))
     return 0
