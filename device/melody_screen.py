@@ -45,6 +45,10 @@ NOTE_SPLIT_SEMITONES = 0.5  # a hum's pitch this far from the current note's med
 SONG_NOTE_CHANGE = 0.3  # exact contours: any change of pitch (steps are 1/3 semitone) is a new note
 INTERVAL_CAP = 2.0  # a wrong interval costs the same whether it is 2 or 7 semitones off
 EDIT_PENALTY = 1.0  # extra cost of a dropped or added note
+# A hummed interval's miss is divided by 1 + INTERVAL_TOLERANCE x the song's interval (semitones):
+# untrained singers compress leaps (an octave sung as a sixth) and miss wide intervals by more, so
+# 3 semitones off an octave is a smaller slip than 3 off a tone. See the module docstring (session 13).
+INTERVAL_TOLERANCE = 0.15
 BATCH_SONGS = 256  # songs aligned together (sorted by length, so padding stays small)
 
 
@@ -80,17 +84,21 @@ def align_costs(query: np.ndarray, songs: np.ndarray) -> np.ndarray:
     pairs = np.full_like(songs, np.nan)  # pairs[:, j] = songs[:, j-1] + songs[:, j]: the hummer dropped a note
     pairs[:, 1:] = songs[:, 1:] + songs[:, :-1]
 
-    def cost(step: float, against: np.ndarray) -> np.ndarray:
-        return np.fmin(np.abs(against - np.float32(step)), cap)  # NaN padding -> the cap
+    # A miss counts less on a wide interval than on a narrow one (see INTERVAL_TOLERANCE).
+    song_scale = 1.0 / (1.0 + np.float32(INTERVAL_TOLERANCE) * np.abs(songs))
+    pair_scale = 1.0 / (1.0 + np.float32(INTERVAL_TOLERANCE) * np.abs(pairs))
+
+    def cost(step: float, against: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return np.fmin(np.abs(against - np.float32(step)) * scale, cap)  # NaN padding -> the cap
 
     inf = np.float32(np.inf)
-    row = np.minimum(cost(query[0], songs), cost(query[0], pairs) + penalty)  # free start anywhere
+    row = np.minimum(cost(query[0], songs, song_scale), cost(query[0], pairs, pair_scale) + penalty)  # free start anywhere
     before = np.full_like(row, inf)
     for i in range(1, n):
         new = np.full_like(row, inf)
-        new[:, 1:] = row[:, :-1] + cost(query[i], songs[:, 1:])
-        np.minimum(new[:, 2:], row[:, :-2] + cost(query[i], pairs[:, 2:]) + penalty, out=new[:, 2:])
-        added = 2 * cost(query[i] + query[i - 1], songs) + penalty  # the hummer added a note (stands for 2 intervals)
+        new[:, 1:] = row[:, :-1] + cost(query[i], songs[:, 1:], song_scale[:, 1:])
+        np.minimum(new[:, 2:], row[:, :-2] + cost(query[i], pairs[:, 2:], pair_scale[:, 2:]) + penalty, out=new[:, 2:])
+        added = 2 * cost(query[i] + query[i - 1], songs, song_scale) + penalty  # the hummer added a note (stands for 2 intervals)
         if i == 1:
             np.minimum(new, added, out=new)
         else:

@@ -117,6 +117,19 @@ def test_dtw_finds_a_passage_in_another_key_octave_and_tempo():
     assert match_contours(np.zeros(0, np.float32), songs).tolist() == [COST_CAP] * 30
 
 
+def test_a_passage_far_from_the_songs_middle_is_tried_in_its_own_octave():
+    """A hum of a song's low passage: the key shift is placed in the octave of that passage, not of
+    the whole song (whose median lies over half an octave above it), or every frame costs the cap."""
+    rng = np.random.default_rng(2)
+    high = np.repeat(rng.integers(70, 78, 40).astype(np.float32), 3)
+    low = np.repeat(rng.integers(55, 62, 20).astype(np.float32), 3)
+    song = np.concatenate([high, low, high])  # median ~74, the low passage ~58
+    query = (low - 3.0 + rng.normal(0, 0.15, len(low))).astype(np.float32)
+    shifts = melody_match.candidate_shifts(query, [song])[0]
+    assert np.any(np.abs(shifts - 3.0) < 0.3)
+    assert match_contours(query, [song])[0] < 0.4
+
+
 def test_stretched_intervals_undo_a_compressed_hum(monkeypatch):
     """An untrained singer's leaps sung at 0.75 of their width: the stretch brings the cost down."""
     rng = np.random.default_rng(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from device.bundle import load_bundle
-from device.melody_screen import EDIT_PENALTY, INTERVAL_CAP, IntervalCatalog, align_costs, hum_intervals, song_intervals
+from device.melody_screen import EDIT_PENALTY, INTERVAL_CAP, INTERVAL_TOLERANCE, IntervalCatalog, align_costs, hum_intervals, song_intervals
 from device.recognizer import Recognizer
 from device.search import SearchConfig, rerank_by_melody
 from tests.conftest import make_hum
@@ -39,10 +39,23 @@ def test_alignment_finds_the_passage_and_forgives_a_dropped_or_added_note():
     assert align_costs(exact, song)[0] < 1e-6
     assert np.isclose(align_costs(dropped, song)[0], EDIT_PENALTY / 3, atol=1e-6)
     assert np.isclose(align_costs(added, song)[0], EDIT_PENALTY / 5, atol=1e-6)
-    assert np.isclose(align_costs(off, song)[0], 0.25, atol=1e-6)
+    assert np.isclose(align_costs(off, song)[0], 0.25 / (1 + 2 * INTERVAL_TOLERANCE), atol=1e-6)  # 1 semitone off a tone
     elsewhere = np.array([[5, 5, 5, 5, -12, 0, 0, 0, 0, 0]], np.float32)
     assert align_costs(exact, elsewhere)[0] > 1.0
     assert align_costs(exact, np.full((1, 3), np.nan, np.float32))[0] == INTERVAL_CAP
+
+
+def test_a_leap_sung_narrow_costs_less_than_the_same_miss_on_a_step():
+    """Untrained singers compress leaps: 9 semitones sung for an octave is a smaller slip than 3
+    semitones sung for a tone, and such a hum still puts its song ahead of one that differs."""
+    song = np.array([[12, -2, -1, -2, 5, 0.0]], np.float32)
+    song[0, 5] = np.nan
+    compressed = np.array([9, -2, -1, -2], np.float32)  # the octave sung as a sixth
+    stepped_off = np.array([12, -2, -1, 1], np.float32)  # the last tone sung 3 semitones off
+    assert INTERVAL_TOLERANCE > 0
+    assert align_costs(compressed, song)[0] < align_costs(stepped_off, song)[0]
+    other = np.array([[-5, 3, 2, -2, -1, 4]], np.float32)
+    assert align_costs(compressed, song)[0] < 0.5 * align_costs(compressed, other)[0]
 
 
 def test_catalog_screen_picks_the_sung_tune_from_notes_and_from_tracked_contours():
