@@ -55,6 +55,20 @@ Tried at every tempo version, the stretch more than doubled the DTW time (demo b
 `benchmarks.device --hums 30`: melody 172 -> 379 ms); tried only at the tempo version each song
 fits best as sung, it costs a third more (229 ms) for the same accuracy (untrained 0.445 / 0.590 /
 0.494, careful 0.845 / 0.930 / 0.880), which is what ships.
+
+Session 13 looked at the seed-0 misses (careful singers) with the DTW run on the notes the hum
+actually sang instead of the tracked contour: against every song it ranks the right song first
+for 0.845 of hums (tracked contour 0.795), no more than the whole system (0.855), so better pitch
+tracking alone would not close the gap to 0.90. Three misses had the right notes and the wrong
+octave: the key shift was placed by the whole song's median, and a passage far from it was tried
+an octave off (now the median of the best-fitting stretch: DTW against every song 0.795 -> 0.805,
+system 0.855 -> 0.865 on seed 0, 0.825 -> 0.820 on seed 1). Forgiving a frame an octave off for 1
+semitone (the synthesizer's low voices sing below 75 Hz, where the tracker finds the octave above)
+added one hum on seed 0 and none on seed 1 or on untrained singers, for 10-17 % more DTW time: not
+shipped. Nor was a hum also tried with a linear pitch drift of -1 and +1 semitone across it, at
+its best tempo version (untrained singers drift): untrained seed-0 top-1 0.505 -> 0.480, top-10
+0.615 -> 0.625, for ~2/3 more DTW time; session 12's drift is a random walk per note, which one
+straight line does not follow.
 """
 
 from __future__ import annotations

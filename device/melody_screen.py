@@ -33,6 +33,16 @@ noisy): in a catalog of recordings the screen's best 30 joining the re-rank rais
 against its 2,000 rendered arrangements tracked by :func:`device.pitch.recording_pitches`); their
 screen cost does not count in the final score (:func:`device.search.rerank_by_melody`).
 
+Session 13 (the seed-0 and seed-1 catalogs and hums of the accuracy benchmark, offline through
+the shipped Recognizer, with session 13's octave placement in the DTW): dividing a miss by
+1 + ``INTERVAL_TOLERANCE`` x the song's interval, 0 / 0.15 / 0.3, gave untrained singers' hums
+0.485 / 0.505 / 0.495 top-1 and 0.590 / 0.615 / 0.620 top-10; careful singers at 0.15 lost one hum
+of top-1 on each seed (0.865 -> 0.860, 0.820 -> 0.815) and gained a point of top-10 on each (0.930
+-> 0.940, 0.890 -> 0.900). Tried and left out the same day: dropping one-value notes from the
+hum's intervals (glides, scoops), careful seed 0 top-1 0.870 -> 0.840: short notes are real.
+A hum of repeated notes (the contour has no rests, so they merge into one) can leave one interval,
+which ties with most of the catalog: the screen cannot help such hums; the embedding must.
+
 Time grows with the catalog (~20 ms per 2,000 songs on one x86 core), so
 :class:`device.search.SearchConfig` turns the screen off above ``screen_max_songs``.
 """
