@@ -26,8 +26,9 @@ from models.render import CATALOG_INSTRUMENT, render_notes
 RENDER_SEED = 1234
 # Part of the embedding-cache key: bump when contours are computed differently
 # (3: a multi-part MIDI file's contour is its tune part's, not the skyline over all parts;
-# 4: audio is tracked by device.pitch.recording_pitches, above the bass).
-CONTOUR_VERSION = 4
+# 4: audio is tracked by device.pitch.recording_pitches, above the bass;
+# 5: that tracker favours the top voice and follows a Viterbi path).
+CONTOUR_VERSION = 5
 
 
 @dataclass

@@ -11,12 +11,18 @@ from device.frontend import FrontEndConfig, compute_features
 from device.melody_match import COST_CAP, match_contours
 from device.pitch import (
     HUM_RANGE_SEMITONES,
+    RECORDING_FMIN_HZ,
+    RECORDING_HARMONIC_DECAY,
+    VOICING_DB,
     frame_pitches,
+    harmonic_salience,
     hum_contour,
     matching_contour,
     notes_contour,
     pack_contour,
+    pitches_along,
     recording_pitches,
+    smoothest_path,
     unpack_contour,
 )
 from device.recognizer import Recognizer
@@ -91,6 +97,31 @@ def test_recording_tracker_takes_the_tune_over_the_bass():
     voice = frame_pitches(frames, FrontEndConfig())
     assert np.nanmedian(recording) > 66  # around A4 (MIDI 69-74)
     assert np.nanmedian(voice) < 50
+
+
+def test_recording_tracker_keeps_the_tune_over_a_bass_doubling_it_two_octaves_below():
+    """A bass playing the tune's own notes two octaves down, as loud as the tune: its fundamental and
+    the tune's harmonics add up on the low candidate, which each frame's winner takes (MIDI ~50);
+    the recording tracker, which favours the top voice, stays on the tune (MIDI 71-76)."""
+    notes = [523.25, 587.33, 659.26, 587.33, 523.25, 493.88]
+    tune = np.concatenate([harmonic_tone(f, 0.5, harmonics=3) for f in notes])
+    bass = np.concatenate([harmonic_tone(f / 4, 0.5, harmonics=4) for f in notes])
+    frames = compute_features(tune + bass)
+    truth = np.repeat(69 + 12 * np.log2(np.array(notes) / 440), len(frames) // len(notes) + 1)[: len(frames)]
+    salience, candidates, amplitude = harmonic_salience(frames, FrontEndConfig(), RECORDING_FMIN_HZ, RECORDING_HARMONIC_DECAY)
+    winners = pitches_along(salience, candidates, np.argmax(salience, axis=1), amplitude, FrontEndConfig(), VOICING_DB)
+    tracked = recording_pitches(frames, FrontEndConfig())
+    assert np.nanmean(np.abs(winners - truth) < 0.5) < 0.2
+    assert np.nanmean(np.abs(tracked - truth) < 0.5) > 0.85
+
+
+def test_smoothest_path_ignores_a_one_frame_stray_but_follows_a_held_change():
+    salience = np.full((12, 20), 0.05, np.float32)
+    salience[:, 5] = 1.0
+    salience[3, 15] = 1.5  # one frame: a chord tone louder than the tune
+    salience[8:, 5], salience[8:, 9] = 0.05, 1.0  # the tune moves up and stays
+    path = smoothest_path(salience, jump_cost_per_step=0.15, jump_cap_steps=24)
+    assert list(path) == [5] * 8 + [9] * 4
 
 
 def test_notes_contour_keeps_the_highest_voice_and_the_rests():
