@@ -11,6 +11,7 @@ from device.frontend import FrontEndConfig, compute_features
 from device.melody_match import COST_CAP, match_contours
 from device.pitch import (
     HUM_RANGE_SEMITONES,
+    HUM_VOICING_DB,
     RECORDING_FMIN_HZ,
     RECORDING_HARMONIC_DECAY,
     VOICING_DB,
@@ -24,6 +25,7 @@ from device.pitch import (
     recording_pitches,
     smoothest_path,
     unpack_contour,
+    voice_pitches,
 )
 from device.recognizer import Recognizer
 from device.search import SearchConfig
@@ -122,6 +124,21 @@ def test_smoothest_path_ignores_a_one_frame_stray_but_follows_a_held_change():
     salience[8:, 5], salience[8:, 9] = 0.05, 1.0  # the tune moves up and stays
     path = smoothest_path(salience, jump_cost_per_step=0.15, jump_cap_steps=24)
     assert list(path) == [5] * 8 + [9] * 4
+
+
+def test_voice_tracker_stays_on_the_hum_through_short_louder_beeps():
+    """Four 40 ms beeps (a phone, a microwave) louder than the hum: each frame's winner jumps to
+    them; the hum's path does not leave the held note for a frame or two."""
+    hum = np.concatenate([harmonic_tone(f, 0.6) for f in (220.0, 246.94, 261.63, 246.94)])
+    beeps = np.zeros_like(hum)
+    for start in (0.3, 0.9, 1.5, 2.1):
+        at = int(start * SR)
+        beeps[at : at + int(0.04 * SR)] = 4 * harmonic_tone(698.46, 0.04)
+    frames = compute_features(hum + beeps)
+    winners = frame_pitches(frames, FrontEndConfig(), voicing_db=HUM_VOICING_DB)
+    path = voice_pitches(frames, FrontEndConfig())
+    assert np.sum(winners > 70) >= 4
+    assert np.sum(path > 70) == 0 and np.nanmax(path) < 61
 
 
 def test_notes_contour_keeps_the_highest_voice_and_the_rests():
