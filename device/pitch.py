@@ -3,8 +3,9 @@
 The front end's bands are log-spaced at two per semitone, so the k-th harmonic of a note sits a
 fixed number of bands above its fundamental (24·log2 k). Summing each candidate's harmonics
 (with weights that decay with k, which keeps the octave below from winning) gives a pitch
-salience per frame; its peak, refined by a parabola through the neighbouring bands, is the
-pitch. A hum, a "la", a whistle and the lead line of a melody-dominated recording all give a
+salience per frame; the pitch is the best path through the frames' salience peaks (a
+Viterbi path that pays for jumps: a note is held for several frames, a stray peak lasts one),
+refined by a parabola through the neighbouring bands. A hum, a "la", a whistle and the lead line of a melody-dominated recording all give a
 contour this way, with no second signal path: the device computes it from the frames it already
 has.
 
@@ -143,9 +144,9 @@ def frame_pitches(
 ) -> np.ndarray:
     """Log-band frames (T, bands) -> pitch per frame in MIDI semitones (float32), NaN where unvoiced.
 
-    The defaults are for a voice (hum, "la", whistle): each frame's strongest candidate, on its
-    own (cheap, and a voice is one note at a time); :func:`recording_pitches` for songs.
-    ``octave_check``: see ``OCTAVE_CHECK_RATIO``."""
+    Each frame's strongest candidate on its own, with voice defaults: the plain harmonic-sum
+    tracker that :func:`voice_pitches` (hums) and :func:`recording_pitches` (songs) improve on by
+    following a path through the frames. ``octave_check``: see ``OCTAVE_CHECK_RATIO``."""
     frames = np.asarray(frames, dtype=np.float32)
     if len(frames) == 0:
         return np.zeros(0, np.float32)
