@@ -210,6 +210,7 @@ def smoothest_path(salience: np.ndarray, jump_cost_per_step: float, jump_cap_ste
         through = total[:, None] + transition  # [from, to]
         came_from[t] = np.argmin(through, axis=0)
         total = through[came_from[t], columns] + local[t]
+        total -= total.min()  # only differences matter; keeps float32 exact over an hour of frames
     path = np.zeros(n_frames, np.int64)
     path[-1] = int(np.argmin(total))
     for t in range(n_frames - 1, 0, -1):
