@@ -186,8 +186,7 @@ def recording_pitches(frames: np.ndarray, config: FrontEndConfig = FrontEndConfi
     salience, candidates, amplitude = harmonic_salience(frames, config, RECORDING_FMIN_HZ, RECORDING_HARMONIC_DECAY)
     octaves_up = np.arange(len(candidates)) / (12.0 * config.bands_per_semitone)
     salience *= np.exp(RECORDING_REGISTER_TILT * octaves_up).astype(np.float32)
-    steps_per_semitone = config.bands_per_semitone
-    best = smoothest_path(salience, RECORDING_JUMP_COST / steps_per_semitone, int(RECORDING_JUMP_CAP_SEMITONES * steps_per_semitone))
+    best = path_in_semitones(salience, config, RECORDING_JUMP_COST, RECORDING_JUMP_CAP_SEMITONES)
     return pitches_along(salience, candidates, best, amplitude, config, VOICING_DB, winner=salience.max(axis=1))
 
 
@@ -218,6 +217,13 @@ def smoothest_path(salience: np.ndarray, jump_cost_per_step: float, jump_cap_ste
     return path
 
 
+def path_in_semitones(salience: np.ndarray, config: FrontEndConfig, jump_cost: float, jump_cap_semitones: float) -> np.ndarray:
+    """:func:`smoothest_path` with its jump cost and cap given per semitone (candidates are bands,
+    ``config.bands_per_semitone`` of them per semitone)."""
+    steps_per_semitone = config.bands_per_semitone
+    return smoothest_path(salience, jump_cost / steps_per_semitone, int(jump_cap_semitones * steps_per_semitone))
+
+
 # A hum's pitch follows a Viterbi path too (see smoothest_path), with cheaper jumps than a
 # recording's (a voice has no accompaniment to resist, only noise, a TV and its own harmonics) and
 # no register preference. Session 14, the accuracy benchmark's seed-0 catalog and hums with the
@@ -240,8 +246,7 @@ def voice_pitches(frames: np.ndarray, config: FrontEndConfig = FrontEndConfig())
     if len(frames) == 0:
         return np.zeros(0, np.float32)
     salience, candidates, amplitude = harmonic_salience(frames, config)
-    steps_per_semitone = config.bands_per_semitone
-    best = smoothest_path(salience, HUM_JUMP_COST / steps_per_semitone, int(HUM_JUMP_CAP_SEMITONES * steps_per_semitone))
+    best = path_in_semitones(salience, config, HUM_JUMP_COST, HUM_JUMP_CAP_SEMITONES)
     best = _octave_below_if_odd_harmonics(amplitude, candidates, best, config)
     return pitches_along(salience, candidates, best, amplitude, config, HUM_VOICING_DB, winner=salience.max(axis=1))
 
