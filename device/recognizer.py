@@ -21,7 +21,7 @@ from device.encoder_runtime import MODEL_FORMAT, ModelError, load_encoder
 from device.melody_screen import IntervalCatalog, best_fitting
 from device.pitch import hum_contour
 from device.query_stream import QueryEmbedder, QueryTooShortError
-from device.search import SCORE_SCALE, SearchConfig, rank_songs, rerank_by_melody
+from device.search import SCORE_SCALE, SearchConfig, length_charge, rank_songs, rerank_by_melody
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +163,7 @@ class Recognizer:
         self._first = bundle.songs.first_vector
         self._count = bundle.songs.n_vectors
         self._screen = self._interval_catalog()
+        self._length_charge = length_charge(bundle.songs.duration_s, self.search)
 
     def _interval_catalog(self) -> IntervalCatalog | None:
         """The melody screen's song intervals, when this bundle and search use the screen."""
@@ -223,6 +224,9 @@ class Recognizer:
         embeddings = np.concatenate(per_scale)
         lengths = [len(e) for e in per_scale]
         songs, scores = rank_songs(embeddings, lengths, bundle.index, bundle.vector_song, self._first, self._count, self.search, screened)
+        scores = scores - self._length_charge[songs]  # long songs fit anything somewhere more often (SearchConfig.length_weight)
+        order = np.argsort(-scores, kind="stable")
+        songs, scores = songs[order], scores[order]
         t3 = time.perf_counter()
         timings = {**timings, "search": (t3 - t2) * 1000}
         if melody_on:

@@ -74,3 +74,36 @@ def test_rank_songs_keeps_each_songs_best_version():
     assert songs[0] == 1
     np.testing.assert_allclose(scores[0], 1.0, atol=1e-5)
     assert sorted(songs.tolist()) == [0, 1, 2]
+
+
+def test_length_charge_is_centred_on_the_median_and_grows_with_length():
+    from device.search import SHORTEST_SONG_S, SearchConfig, length_charge
+
+    config = SearchConfig(length_weight=0.2)
+    charge = length_charge(np.array([10.0, 30.0, 30.0, 90.0, 0.0]), config)
+    assert charge[1] == 0.0 and charge[2] == 0.0  # the median song: its score does not move
+    np.testing.assert_allclose(charge[3], 0.2 * np.log(3.0))
+    np.testing.assert_allclose(charge[0], -0.2 * np.log(3.0))
+    np.testing.assert_allclose(charge[4], 0.2 * np.log(SHORTEST_SONG_S / 30.0))  # a 0 s row: floored, finite
+    assert not length_charge(np.array([10.0, 90.0]), SearchConfig(length_weight=0.0)).any()
+    assert length_charge(np.array([]), config).shape == (0,)
+
+
+def test_recognizer_charges_long_songs(bundle_path, tunes):
+    """The answer's scores are the uncharged ones minus each song's length charge."""
+    from device.bundle import load_bundle
+    from device.recognizer import Recognizer
+    from device.search import SearchConfig, length_charge
+    from tests.conftest import make_hum
+
+    bundle = load_bundle(bundle_path)
+    charges = length_charge(bundle.songs.duration_s, SearchConfig())
+    assert np.ptp(charges) > 0.01  # the test catalog's songs differ in length
+    hum = make_hum(tunes[3], seed=3)
+    charged = Recognizer(bundle).recognize_audio(hum, top=8)
+    plain = Recognizer(bundle, search=SearchConfig(length_weight=0.0)).recognize_audio(hum, top=8)
+    row_of = {song.song_id: i for i, song in enumerate(bundle.songs)}
+    plain_score = {m.song_id: m.score for m in plain.matches}
+    assert charged.matches[0].song_id == "song3.wav"
+    for match in charged.matches:
+        np.testing.assert_allclose(match.score, plain_score[match.song_id] - charges[row_of[match.song_id]], atol=1e-6)
