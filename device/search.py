@@ -82,13 +82,15 @@ class SearchConfig:
         windows or of notes instead of their duration: the same within a point). Through the
         shipped Recognizer, 0 -> 0.15 (top-1 / top-10 / MRR): seed 0 careful 0.880 / 0.945 /
         0.905 -> 0.895 / 0.955 / 0.920, seed 1 careful 0.840 / 0.905 / 0.867 -> 0.850 / 0.900 /
-        0.870, seed 0 mixed skills 0.675 / 0.795 / 0.720 -> 0.700 / 0.815 / 0.741, seed 1 mixed
-        skills 0.605 / 0.720 / 0.653 -> 0.650 / 0.725 / 0.675; a catalog of recordings (seed 0,
-        contours tracked from audio, mixed skills) 0.640 / 0.735 / 0.672 -> 0.630 / 0.770 /
-        0.669. Normalizing each song by its mean score over 100 hums of tunes not in the catalog
-        (cohort normalization, as in speaker verification; seed 0) did no better than its
-        duration (the two correlate at 0.8) and would cost the index builder a DTW per song and
-        cohort hum.
+        0.870, seed 0 mixed skills 0.675 / 0.795 / 0.720 -> 0.695 / 0.810 / 0.737, seed 1 mixed
+        skills 0.605 / 0.720 / 0.653 -> 0.650 / 0.725 / 0.676; a catalog of recordings (seed 0,
+        contours tracked from audio, mixed skills) 0.640 / 0.735 / 0.672 -> 0.625 / 0.770 /
+        0.665 (careful singers there: 0.830 / 0.900 / 0.859 both ways). It counts in the fused score
+        only, where the melody stage runs: the embedding's own scores spread too little (its
+        ranking alone, seed 0 careful, top-1 0.465 -> 0.230 when charged). Normalizing each song
+        by its mean score over 100 hums of tunes not in the catalog (cohort normalization, as in
+        speaker verification; seed 0) did no better than its duration (the two correlate at 0.8)
+        and would cost the index builder a DTW per song and cohort hum.
     """
 
     k_per_window: int = 100

@@ -90,7 +90,8 @@ def test_length_charge_is_centred_on_the_median_and_grows_with_length():
 
 
 def test_recognizer_charges_long_songs(bundle_path, tunes):
-    """The answer's scores are the uncharged ones minus each song's length charge."""
+    """The fused scores are the uncharged ones minus each song's length charge; the embedding's
+    own ranking (melody stage off) is left as it was."""
     from device.bundle import load_bundle
     from device.recognizer import Recognizer
     from device.search import SearchConfig, length_charge
@@ -107,3 +108,7 @@ def test_recognizer_charges_long_songs(bundle_path, tunes):
     assert charged.matches[0].song_id == "song3.wav"
     for match in charged.matches:
         np.testing.assert_allclose(match.score, plain_score[match.song_id] - charges[row_of[match.song_id]], atol=1e-6)
+    embedding_only = {
+        w: Recognizer(bundle, search=SearchConfig(rerank=0, length_weight=w)).recognize_audio(hum, top=8) for w in (0.0, 0.15)
+    }
+    assert [m.to_dict() for m in embedding_only[0.0].matches] == [m.to_dict() for m in embedding_only[0.15].matches]
