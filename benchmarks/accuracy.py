@@ -395,6 +395,14 @@ def print_decision(decision: Decision, ranks: list[int], answers: list, outsider
             f"| {threshold}{mark} | {np.mean(yes[is_inside] & right[is_inside]):.3f} | {np.mean(yes[is_inside] & ~right[is_inside]):.3f} | "
             f"{accepted} |"
         )
+    if decision.weights is not None:  # the bundle's own weights, not refitted: a held-out check of what ships
+        shipped = np.array([decision.is_confident(best, lead) for best, lead in features])
+        outsiders = f"{np.mean(shipped[~is_inside]):.3f}" if (~is_inside).any() else "n/a"
+        hits, misses = np.mean(shipped[is_inside] & right[is_inside]), np.mean(shipped[is_inside] & ~right[is_inside])
+        print(
+            f"\nthe bundle's own weights {decision.weights} at {decision.min_confidence}: "
+            f"confident & right {hits:.3f}, confident & wrong {misses:.3f}, false accepts {outsiders}"
+        )
     bins = np.clip((probability * 5).astype(int), 0, 4)
     print("\ncalibration: | predicted | n | observed right |")
     for b in range(5):
