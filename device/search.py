@@ -71,6 +71,30 @@ class SearchConfig:
         (Session 4, linear: weights 0.8/1.5/3/6 gave top-1 0.67/0.69/0.71/0.695: the melody, once
         matched at any tempo, is the stronger cue.)
     cost_floor: added to a cost before its log, so a near-perfect match does not run to -inf.
+    melody_weight_estimated: for contours tracked from audio, per semitone of folded cost, linear
+        around the neutral charge (see :func:`rerank_by_melody`).
+        In a catalog of the benchmark's 2,000 arrangements tracked by
+        :func:`device.pitch.recording_pitches`, with the screen (session 6, exploratory), weights
+        0.8 / 1.5 / 3 gave top-1 0.645 / 0.675 / 0.68 and top-10 0.815 / 0.83 / 0.825; 1.5
+        leaves more room to the embedding in a catalog of real recordings, whose tune the
+        tracker will find less often than in these.
+    screen: songs the whole-catalog melody screen adds to the re-rank (0 = off). On the 2,000-song
+        benchmark's hums (session 5, exploratory, re-rank of the embedding's best 100 beside it)
+        0 / 30 / 40 / 60 gave top-1 0.70 / 0.795 / 0.79 / 0.79 and top-10 0.795 / 0.895 / 0.895 /
+        0.905. With the screen, re-ranking only the embedding's best 30 loses ~2.5 points of
+        top-10 for half the DTW. Session 9 (log-cost fusion, offline over five sets of 200 hums:
+        both seeds of the distinct-tune catalogs, mixed voices, both seeds of the older
+        catalogs): 60 instead of 30 was never worse, +0.5 top-1, +0.9 top-10 and +0.7 MRR on
+        average, most on voices the encoder never heard (session 7 saw the same: +1.5 top-1),
+        for up to 30 more songs through the DTW (~20 ms on one x86 core).
+    screen_max_songs: catalogs larger than this skip the screen: it visits every song, ~20 ms per
+        2,000 songs of ~80 notes for a 10 s hum on one x86 core (so ~100 ms at the cap; a Pi 4
+        core is ~4-5x slower).
+    screen_weight: the re-ranked songs' final score also loses ``screen_weight`` x the log of their
+        screen cost (mean semitones per interval) plus the floor: the interval alignment tolerates
+        dropped and added notes, which the DTW does not, so the two disagree usefully. (Session
+        6, linear, over the session 5 dump: weights 0 / 0.75 / 1 / 1.25 gave top-1 0.795 / 0.805 /
+        0.805 / 0.81 and MRR 0.837 / 0.844 / 0.844 / 0.848.)
     length_weight: a song's score loses ``length_weight`` x log(its duration / the catalog's
         median duration) (:func:`length_charge`): every part of the score is a best fit over the
         song's windows and starting points, so a long song fits a given hum well somewhere more
@@ -174,8 +198,8 @@ def length_charge(durations_s: np.ndarray, config: SearchConfig) -> np.ndarray:
 
     Centred on the catalog's median, so a typical song's score, and the confidence fitted on such
     scores, do not move; a song 8x longer than the median (a 4 min recording among 30 s tunes)
-    loses ~0.3 at the shipped weight, a near-perfect melody match's margin. See
-    :attr:`SearchConfig.length_weight`.
+    loses ~0.3 at the shipped weight, where a melody that fits with half the DTW cost of another
+    gains ~0.6. See :attr:`SearchConfig.length_weight`.
     """
     durations = np.maximum(np.asarray(durations_s, np.float64), SHORTEST_SONG_S)
     if len(durations) == 0 or config.length_weight == 0:
