@@ -281,3 +281,47 @@ def test_melody_charge_weighs_cost_ratios_and_inverts():
     costs = np.array([0.0, 0.3, 1.0, 2.5])
     assert np.allclose(cost_for_charge(melody_charge(costs, w, config), w, config), costs)
     assert np.all(np.isinf(cost_for_charge(np.zeros(2), 0.0, config)))
+
+
+def test_excerpt_keeps_short_songs_whole_and_cuts_long_ones_around_the_point():
+    from device.melody_match import MIN_EXCERPT_VALUES, excerpt, excerpt_length
+
+    assert excerpt_length(10) == MIN_EXCERPT_VALUES  # a short hum: the floor
+    assert excerpt_length(200) == 2 * (int(max(melody_match.TEMPO_SCALES) * 200) + melody_match.EXCERPT_WINDOW_VALUES)
+    song = np.arange(2000, dtype=np.float32)
+    short = song[:400]
+    assert excerpt(short, 0.9, 500) is short
+    assert excerpt(song, float("nan"), 500) is song  # no position: the whole song
+    middle = excerpt(song, 0.5, 500)
+    assert len(middle) == 500 and middle[0] == 750 and middle[-1] == 1249  # centred on value 1000
+    assert excerpt(song, 0.01, 500)[0] == 0  # moved inside the song at its start...
+    assert excerpt(song, 0.99, 500)[-1] == 1999  # ...and at its end
+
+
+def test_long_song_is_matched_around_the_located_passage(bundle_path, tunes):
+    """A song whose contour is its tune four times over is matched on an excerpt: the melody stage
+    gives it the same cost as with the excerpts off (the tune is in every excerpt), at any located point."""
+    from device.melody_match import excerpt, excerpt_length
+    from device.pitch import hum_contour
+
+    bundle = load_bundle(bundle_path)
+    hum = make_hum(tunes[2], seed=5)
+    query = hum_contour(compute_features(hum, bundle.frontend), bundle.frontend)
+    tune = bundle.contour(2)
+    long_song = np.tile(tune, int(np.ceil(4 * excerpt_length(len(query)) / len(tune))))
+    parts = [excerpt(long_song, position, excerpt_length(len(query))) for position in (0.1, 0.5, 0.9)]
+    assert all(len(p) < len(long_song) for p in parts)
+    whole = match_contours(query, [long_song])[0]
+    assert whole < 1.0  # the right tune fits
+    np.testing.assert_allclose(match_contours(query, parts), whole, atol=0.05)
+
+
+def test_recognizer_matches_short_songs_whole(bundle_path, tunes):
+    """Songs shorter than the excerpt (every song of the test catalog) are matched whole: excerpts
+    on or off, the same answer and scores."""
+    bundle = load_bundle(bundle_path)
+    hum = make_hum(tunes[4], seed=4)
+    on = Recognizer(bundle).recognize_audio(hum, top=6)
+    off = Recognizer(bundle, search=SearchConfig(excerpt=False)).recognize_audio(hum, top=6)
+    assert on.matches[0].song_id == "song4.mid"
+    assert [m.to_dict() for m in on.matches] == [m.to_dict() for m in off.matches]
