@@ -87,34 +87,6 @@ OFF_DIAGONAL_PENALTY = 0.75  # semitones of cost per DTW step that is not 1:1 (s
 INTERVAL_SCALES = (1.0, 1.15)  # the hum's intervals as sung and 15 % wider (see stretch_intervals and the docstring)
 
 
-# Long songs (a 3-4 minute recording's contour holds ~1,700 values, a folk tune's ~250) are matched
-# only around the point where the embedding found the hum (see excerpt). The DTW's time grows with
-# the song's length: on the 2,000-song benchmark (one x86 core) the melody stage took 348 ms per hum
-# (median) with its ~30 s tunes and 2,800 ms with every contour seven times as long.
-EXCERPT_WINDOW_VALUES = 42  # one 5 s song window at 8.3 contour values per second
-MIN_EXCERPT_VALUES = 500  # ~60 s of contour: songs this short are always matched whole
-
-
-def excerpt_length(query_length: int) -> int:
-    """Song contour values the DTW needs around the located point for a hum of ``query_length``
-    values: the hum at its slowest tempo version (``max(TEMPO_SCALES)`` x its length) plus one song
-    window, either side (the hum may lie anywhere around the window the embedding matched), and
-    never less than ``MIN_EXCERPT_VALUES``."""
-    reach = int(np.ceil(max(TEMPO_SCALES) * query_length)) + EXCERPT_WINDOW_VALUES
-    return max(MIN_EXCERPT_VALUES, 2 * reach)
-
-
-def excerpt(contour: np.ndarray, position: float, length: int) -> np.ndarray:
-    """The ``length`` values of ``contour`` centred on ``position`` (a fraction of the song: where the
-    embedding matched the hum), moved inside the song at its ends; the whole contour when it is no
-    longer than ``length`` or the position is unknown (NaN)."""
-    if len(contour) <= length or not np.isfinite(position):
-        return contour
-    start = int(round(position * len(contour))) - length // 2
-    start = min(max(start, 0), len(contour) - length)
-    return contour[start : start + length]
-
-
 def stretch_histograms(contour: np.ndarray, length: int) -> np.ndarray:
     """Unit-norm, lightly smoothed half-semitone pitch-class histograms of the contour's stretches of
     ``length`` values (one every ``HISTOGRAM_HOP``; the whole contour when ``length`` covers it)."""

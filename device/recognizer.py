@@ -18,7 +18,6 @@ import numpy as np
 from device.audio_io import read_audio
 from device.bundle import Bundle, BundleError
 from device.encoder_runtime import MODEL_FORMAT, ModelError, load_encoder
-from device.melody_match import excerpt, excerpt_length
 from device.melody_screen import IntervalCatalog, best_fitting
 from device.pitch import hum_contour
 from device.query_stream import QueryEmbedder, QueryTooShortError
@@ -166,14 +165,6 @@ class Recognizer:
         self._screen = self._interval_catalog()
         self._length_charge = length_charge(bundle.songs.duration_s, self.search)
 
-    def _excerpts(self, songs: np.ndarray, positions: np.ndarray, query_length: int):
-        """``song -> contour`` for the melody stage: a long song's contour only around where the
-        embedding placed the hum (:func:`device.melody_match.excerpt`), so that its cost is bounded
-        by the hum's length, not the song's."""
-        position_of = dict(zip(songs.tolist(), positions.tolist()))
-        length = excerpt_length(query_length)
-        return lambda song: excerpt(self.bundle.contour(song), position_of.get(song, float("nan")), length)
-
     def _interval_catalog(self) -> IntervalCatalog | None:
         """The melody screen's song intervals, when this bundle and search use the screen."""
         bundle, search = self.bundle, self.search
@@ -232,10 +223,7 @@ class Recognizer:
             timings = {**timings, "screen": (t2 - t1) * 1000}
         embeddings = np.concatenate(per_scale)
         lengths = [len(e) for e in per_scale]
-        ranked = rank_songs(
-            embeddings, lengths, bundle.index, bundle.vector_song, self._first, self._count, self.search, screened, locate=melody_on
-        )
-        songs, scores = ranked[0], ranked[1]
+        songs, scores = rank_songs(embeddings, lengths, bundle.index, bundle.vector_song, self._first, self._count, self.search, screened)
         t3 = time.perf_counter()
         timings = {**timings, "search": (t3 - t2) * 1000}
         if melody_on:
@@ -243,9 +231,8 @@ class Recognizer:
             # any melody somewhere more often) counts in the fused score only: the embedding's
             # own scores spread too little for it (embedding-only top-1 0.465 -> 0.230 with it).
             charged = scores - self._length_charge[songs]
-            contour_of = self._excerpts(songs, ranked[2], len(contour)) if self.search.excerpt else bundle.contour
             songs, scores = rerank_by_melody(
-                songs, charged, contour, contour_of, self.search, bundle.contour_estimated, screened, screen_costs
+                songs, charged, contour, bundle.contour, self.search, bundle.contour_estimated, screened, screen_costs
             )
             timings["melody"] = (time.perf_counter() - t3) * 1000
         rows = [bundle.songs[int(s)] for s in songs[:top]]

@@ -117,9 +117,6 @@ class SearchConfig:
         by its mean score over 100 hums of tunes not in the catalog (cohort normalization, as in
         speaker verification; seed 0) did no better than its duration (the two correlate at 0.8)
         and would cost the index builder a DTW per song and cohort hum.
-    excerpt: the melody stage matches a song longer than about a minute only around the point
-        where the embedding placed the hum (:func:`device.melody_match.excerpt`, positions from
-        :func:`best_window_positions`), so its time grows with the hum, not with the song.
     """
 
     k_per_window: int = 100
@@ -133,7 +130,6 @@ class SearchConfig:
     screen_weight: float = 0.75
     cost_floor: float = 0.1
     length_weight: float = 0.15
-    excerpt: bool = True
 
 
 def shortlist_songs(similarities: np.ndarray, labels: np.ndarray, vector_song: np.ndarray, size: int) -> np.ndarray:
@@ -171,10 +167,8 @@ def rank_songs(
     n_vectors: np.ndarray,
     config: SearchConfig,
     extra: np.ndarray | None = None,
-    locate: bool = False,
-):
-    """(song numbers, scores) best first; with ``locate``, (song numbers, scores, positions): where
-    in each song the query fits best (:func:`best_window_positions`).
+) -> tuple[np.ndarray, np.ndarray]:
+    """(song numbers, scores) best first.
 
     ``embeddings`` stacks the unit-norm window embeddings of every version of the query (one per
     tempo scale), ``version_lengths`` says how many windows each version has. All versions go to the
@@ -195,21 +189,7 @@ def rank_songs(
     vectors = np.asarray(index.get_items(ids, return_type="numpy"), dtype=np.float32)  # one read for all candidates
     scores = np.max([rescore(embeddings[v], vectors, bounds) for v in versions], axis=0)
     order = np.argsort(-scores, kind="stable")
-    if locate:
-        return candidates[order], scores[order], best_window_positions(embeddings, vectors, bounds)[order]
     return candidates[order], scores[order]
-
-
-def best_window_positions(embeddings: np.ndarray, vectors: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Per song (rows ``bounds[i]:bounds[i+1]`` of ``vectors``), where in the song its window most
-    like any query window lies, as a fraction of the song (the window's centre: 0 = start, 1 = end).
-
-    The melody stage matches long songs only around this point (see ``SearchConfig.excerpt_tempo``)."""
-    best = (embeddings @ vectors.T).max(axis=0)
-    positions = np.empty(len(bounds) - 1)
-    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
-        positions[i] = (np.argmax(best[a:b]) + 0.5) / max(b - a, 1)
-    return positions
 
 
 SHORTEST_SONG_S = 1.0  # durations are floored here before their log (a bundle row of 0 s must not give -inf)

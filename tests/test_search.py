@@ -112,35 +112,3 @@ def test_recognizer_charges_long_songs(bundle_path, tunes):
         w: Recognizer(bundle, search=SearchConfig(rerank=0, length_weight=w)).recognize_audio(hum, top=8) for w in (0.0, 0.15)
     }
     assert [m.to_dict() for m in embedding_only[0.0].matches] == [m.to_dict() for m in embedding_only[0.15].matches]
-
-
-def test_best_window_positions_point_at_the_matching_window():
-    from device.search import best_window_positions
-
-    rng = np.random.default_rng(1)
-    vectors = rng.standard_normal((14, 8)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    bounds = np.array([0, 10, 14])  # song 0: 10 windows, song 1: 4
-    query = vectors[[7, 12]]  # one query window is song 0's eighth window, the other song 1's third
-    np.testing.assert_allclose(best_window_positions(query, vectors, bounds), [7.5 / 10, 2.5 / 4])
-
-
-def test_rank_songs_locates_the_query_in_each_song():
-    import hnswlib
-
-    from device.search import SearchConfig, rank_songs
-
-    rng = np.random.default_rng(2)
-    vectors = rng.standard_normal((40, 16)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = hnswlib.Index(space="ip", dim=16)
-    index.init_index(max_elements=40, M=8, ef_construction=50)
-    index.add_items(vectors, np.arange(40))
-    first, count, vector_song = np.array([0, 20]), np.array([20, 20]), np.repeat([0, 1], 20)
-    query = vectors[[35, 36]]  # song 1's windows 15 and 16
-    plain = rank_songs(query, [2], index, vector_song, first, count, SearchConfig(k_per_window=10, shortlist=2))
-    songs, scores, positions = rank_songs(
-        query, [2], index, vector_song, first, count, SearchConfig(k_per_window=10, shortlist=2), locate=True
-    )
-    assert songs.tolist() == plain[0].tolist() and np.array_equal(scores, plain[1])
-    assert songs[0] == 1 and positions[0] in (15.5 / 20, 16.5 / 20)
