@@ -146,6 +146,18 @@ def random_hum(
     return audio, cond, length
 
 
+def benchmark_hum(
+    catalog: list[Melody], n_targets: int, seed: int, query: int, singer: str = "synth", skill: str = "careful"
+) -> tuple[int, np.ndarray, object, float]:
+    """Hum number ``query`` of ``seed``: (its target, an index below ``n_targets``; audio; conditions; length s).
+
+    Every benchmark draws its hums here, from one random stream per (seed, query), so their
+    tables hum the same passages of the same tunes as this benchmark's."""
+    rng = np.random.default_rng([seed, 10**6 + query])
+    target = int(rng.integers(n_targets))
+    return (target, *random_hum(catalog[target], catalog, rng, singer, skill))
+
+
 def choose_singer(voice: str, seed: int, query: int) -> str:
     """The voice that sings query ``query``: ``voice`` itself, or for "mixed" one of the three at random
     (drawn from its own stream, so the hums' other draws do not depend on it)."""
@@ -271,12 +283,10 @@ def main() -> None:
         build_catalog(catalog, args.render, model, path, args.seed, melody_from=args.catalog_melody, extras=extras, workers=args.workers)
         bundle = load_bundle(path)
     build_s = time.time() - started
-    queries = []
-    for q in range(args.queries):
-        qrng = np.random.default_rng([args.seed, 10**6 + q])
-        target = int(qrng.integers(n_targets))
-        singer, skill = choose_singer(args.voice, args.seed, q), choose_skill(args.singing, args.seed, q)
-        queries.append((target, *random_hum(catalog[target], catalog, qrng, singer, skill)))
+    queries = [
+        benchmark_hum(catalog, n_targets, args.seed, q, choose_singer(args.voice, args.seed, q), choose_skill(args.singing, args.seed, q))
+        for q in range(args.queries)
+    ]
     outsider_hums = [
         random_hum(
             outsiders[q % len(outsiders)],

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.accuracy import build_catalog, random_hum
+from benchmarks.accuracy import benchmark_hum, build_catalog
 from device.bundle import load_bundle
 from device.encoder_runtime import load_encoder
 from device.frontend import compute_features
@@ -69,9 +69,8 @@ def main() -> None:
     catalog = [tunes[k] for k in order[: args.songs]]
     queries = []
     for q in range(args.queries):
-        rng = np.random.default_rng([args.seed, 10**6 + q])
-        target = catalog[int(rng.integers(len(catalog)))]
-        queries.append((target, random_hum(target, catalog, rng)[0]))
+        target, audio, _, _ = benchmark_hum(catalog, len(catalog), args.seed, q)
+        queries.append((catalog[target], audio))
     windows = np.concatenate(
         [cut_windows(compute_features(audio), WindowConfig().length, WindowConfig().query_hop) for _, audio in queries]
     )

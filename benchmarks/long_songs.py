@@ -4,8 +4,8 @@
 
 The accuracy benchmark's catalog (:mod:`benchmarks.accuracy`, same seed: its rendered
 arrangements, embeddings and melody contours) is joined ``--per-song`` tunes at a time into long
-"songs" (each tune's windows and contour back to back, so 7 folk tunes of ~30 s make a ~3.5 min
-song, what a catalog of pop recordings holds). The hums are the accuracy benchmark's first
+"songs" (each tune's windows and contour back to back, so 7 folk tunes make a song of ~4 minutes,
+what a catalog of pop recordings holds). The hums are the accuracy benchmark's first
 ``--queries`` (careful singers, our voice); a hum is right when it names the long song holding its
 tune. The shipped search, one core, one encoder thread; the same hums against the source catalog
 of single tunes, for comparison. The melody stage matches whole song contours, so its time grows
@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.accuracy import build_catalog, choose_catalog, metric_cells, random_hum
+from benchmarks.accuracy import benchmark_hum, build_catalog, choose_catalog, metric_cells
 from device.bundle import Bundle, Song, load_bundle
 from device.recognizer import Recognizer
-from device.search import SearchConfig
 from index_builder.bundle_writer import write_bundle
 from index_builder.cli import DEFAULT_MODEL
 
@@ -69,21 +68,18 @@ def main() -> None:
         f"\n{len(bundle.songs)} long songs of {args.per_song} tunes (median {np.median(durations):.0f} s, "
         f"{np.min(durations):.0f}-{np.max(durations):.0f} s) from the {len(catalog)}-tune seed-{args.seed} catalog; {args.queries} hums\n"
     )
-    hums = []
-    for q in range(args.queries):  # the accuracy benchmark's hums (careful singers, our voice)
-        qrng = np.random.default_rng([args.seed, 10**6 + q])
-        target = int(qrng.integers(n_targets))
-        hums.append((target, int(holder[target]), random_hum(catalog[target], catalog, qrng)[0]))
+    hums = [benchmark_hum(catalog, n_targets, args.seed, q)[:2] for q in range(args.queries)]  # (target, audio)
+    targets = np.array([target for target, _ in hums])
     print("| catalog | top-1 | top-10 | MRR | melody + screen ms (p50 / p95, one core) |")
     print("|---|---|---|---|---|")
-    for name, (catalog_bundle, right) in {
-        f"{len(source.songs)} single tunes": (source, [target for target, _, _ in hums]),
-        f"{len(bundle.songs)} long songs": (bundle, [holder for _, holder, _ in hums]),
-    }.items():
-        recognizer = Recognizer(catalog_bundle, threads=1, search=SearchConfig())
+    for name, catalog_bundle, right in (
+        (f"{len(source.songs)} single tunes", source, targets),
+        (f"{len(bundle.songs)} long songs", bundle, holder[targets]),
+    ):
+        recognizer = Recognizer(catalog_bundle, threads=1)
         row_of = {song.song_id: i for i, song in enumerate(catalog_bundle.songs)}
         ranks, spent = [], []
-        for target, (_, _, audio) in zip(right, hums):
+        for target, (_, audio) in zip(right.tolist(), hums):
             answer = recognizer.recognize_audio(audio, top=len(catalog_bundle.songs))
             spent.append(answer.timings_ms.get("melody", 0.0) + answer.timings_ms.get("screen", 0.0))
             order = [row_of[m.song_id] for m in answer.matches]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.accuracy import build_catalog, choose_catalog, metric_cells, random_hum
+from benchmarks.accuracy import benchmark_hum, build_catalog, choose_catalog, metric_cells
 from device import melody_match
 from device.bundle import load_bundle
 from device.frontend import compute_features
@@ -82,9 +82,7 @@ def main() -> None:
     seconds = dict.fromkeys(table, 0.0)
     in_pool = 0
     for q in range(args.queries):
-        qrng = np.random.default_rng([args.seed, 10**6 + q])
-        target = int(qrng.integers(n_targets))
-        audio, _, _ = random_hum(catalog[target], catalog, qrng)
+        target, audio, _, _ = benchmark_hum(catalog, n_targets, args.seed, q)
         ranked = [ids[m.song_id] for m in embedding.recognize_audio(audio, top=POOL).matches]
         in_pool += target in ranked
         pool = ranked if target in ranked else [*ranked, target]

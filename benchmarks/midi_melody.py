@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.accuracy import OUTSIDERS_KEPT, metric_cells, random_hum, rank_of
+from benchmarks.accuracy import OUTSIDERS_KEPT, benchmark_hum, metric_cells, rank_of
 from device.bundle import Song, load_bundle
 from device.encoder_runtime import OnnxEncoder
 from device.frontend import FrontEndConfig
@@ -174,9 +174,7 @@ def recognize(catalog: list[Melody], files: list[Path], args, tmp: Path) -> None
         recognizer = Recognizer(load_bundle(bundle_path), threads=1)
         ranks[name] = []
         for q in range(args.hums):
-            qrng = np.random.default_rng([args.seed, 10**6 + q])
-            target = int(qrng.integers(len(catalog)))
-            audio, _, _ = random_hum(catalog[target], catalog, qrng)
+            target, audio, _, _ = benchmark_hum(catalog, len(catalog), args.seed, q)
             answer = recognizer.recognize_audio(audio, top=len(songs))
             order = np.array([int(m.song_id[4:8]) for m in answer.matches])
             ranks[name].append(rank_of(order, target, len(songs)))
