@@ -69,6 +69,23 @@ shipped. Nor was a hum also tried with a linear pitch drift of -1 and +1 semiton
 its best tempo version (untrained singers drift): untrained seed-0 top-1 0.505 -> 0.480, top-10
 0.615 -> 0.625, for ~2/3 more DTW time; session 12's drift is a random walk per note, which one
 straight line does not follow.
+
+Session 17 made the matcher two-pass (:func:`match_contours`). A song used to be matched in
+full at every reading of the hum (3 tempo versions x 4 keys, plus the wider intervals at the best
+tempo: 16 DTWs), which was most of the query's time (~300 ms of melody stage per query on the
+2,000-song benchmark, one x86 core). Now every reading is first matched on contours decimated by
+``COARSE_STEP`` (2: a quarter of the cells, no abandoning), and only each song's best reading is
+matched in full (with abandoning, as before). Over the offline sets of the accuracy benchmark
+(seed 0 / seed 1, careful / mixed skills, 200 hums each, through the shipped Recognizer; old ->
+new, top-1): 0.895 -> 0.900, 0.850 -> 0.845, 0.695 -> 0.700, 0.650 -> 0.655, melody stage 2.4x
+faster (p50 309 -> 128 ms). Refining each song's best two readings gave 0.890 / 0.845 (careful),
+~15 % slower; means of value pairs instead of every other value lost 4 of 100 long-song hums
+from the top 10; all five tempo versions 0.885 / 0.840. The first pass being cheap, it now tries
+``SHIFTS_TRIED`` = 6 keys instead of 4: 0.905 / 0.860 / 0.695 / 0.655 top-1 (MRR +0.005 / +0.010 /
+-0.003 / +0.007 over four keys), mixed voices 0.810 -> 0.815, a catalog of recordings 0.620 ->
+0.640, ~35 % more time than four keys (8 keys: the same accuracy, more time). Refining one
+reading also takes a wrong song's best-of-16 luck away: its full cost is that of the one reading
+the coarse pass liked, not the best of all.
 """
 
 from __future__ import annotations
@@ -76,7 +93,7 @@ from __future__ import annotations
 import numpy as np
 
 COST_CAP = 2.5
-SHIFTS_TRIED = 4  # transpositions per song (read at call time, so a benchmark can vary it)
+SHIFTS_TRIED = 6  # transpositions per song, tried in the coarse pass (read at call time, so a benchmark can vary it)
 TEMPO_SCALES = (0.5, 0.71, 1.0, 1.41, 2.0)  # query lengths tried, relative to the hum as sung
 TEMPO_SCALES_TRIED = 3  # per song: the scales nearest its note-rate tempo estimate (see tempo_choices)
 NOTE_CHANGE_SEMITONES = 0.5  # consecutive contour values further apart than this start a new note
@@ -84,6 +101,8 @@ HIST_BINS = 24  # half-semitone pitch-class histogram
 ABANDON_EVERY = 8  # rows between checks for songs that can no longer matter (see dtw_costs)
 HISTOGRAM_HOP = 4  # song stretches whose key is compared with the query's start every 4 values
 OFF_DIAGONAL_PENALTY = 0.75  # semitones of cost per DTW step that is not 1:1 (see the module docstring)
+COARSE_STEP = 2  # match_contours' first pass compares contours decimated by this (a quarter of the cells)
+READINGS_REFINED = 1  # per song, the best (stretch, tempo, key) readings of the first pass matched in full
 INTERVAL_SCALES = (1.0, 1.15)  # the hum's intervals as sung and 15 % wider (see stretch_intervals and the docstring)
 
 
@@ -108,25 +127,54 @@ def candidate_shifts(query: np.ndarray, songs: list[np.ndarray], n: int | None =
     median of the song stretch it fits best. (Before session 13, nearest the whole song's median:
     a hum of a passage over half an octave from the song's middle was then tried an octave off,
     every frame at the cap; 3 of the 29 top-1 misses of the seed-0 benchmark hums.)
+
+    Every song's stretches are histogrammed together, from one running count over the songs
+    joined end to end (integer counts: an int32 cumulative sum is ~5x as fast as a float one);
+    a loop over songs cost ~50 ms per query on one x86 core (session 17), once the DTW had
+    become cheap. Songs must not be empty.
     """
     n = SHIFTS_TRIED if n is None else n
     q = stretch_histograms(query, len(query))[0]
     rolled = np.stack([np.roll(q, s) for s in range(HIST_BINS)])  # rolled[s] = query moved up s half-semitones
     query_median = float(np.median(query))
-    out = np.empty((len(songs), n), np.float32)
     width = len(query)
-    for row, song in enumerate(songs):
-        fits = stretch_histograms(song, width) @ rolled.T  # (stretches, pitch-class shifts)
-        chosen = np.argsort(-fits.max(axis=0), kind="stable")[:n]
-        pitch_class_shift = chosen * (12 / HIST_BINS)
-        starts = np.argmax(fits[:, chosen], axis=0) * HISTOGRAM_HOP  # the stretch each shift fits best
-        centres = np.array([np.median(song[a : a + width]) for a in starts])
-        octave = np.round((centres - query_median - pitch_class_shift) / 12.0)
-        out[row] = pitch_class_shift + 12.0 * octave
-    return out
+    lengths = np.array([len(song) for song in songs])
+    if len(songs) == 0 or lengths.min() == 0:
+        raise ValueError("candidate_shifts needs at least one song, none of them empty")
+    offsets = np.concatenate([[0], np.cumsum(lengths)])  # where each song starts in the joined contour
+    joined = np.concatenate(songs).astype(np.float32)
+    counts = np.zeros((len(joined) + 1, HIST_BINS), np.int32)
+    counts[np.arange(1, len(joined) + 1), np.floor(np.mod(joined * (HIST_BINS / 12), HIST_BINS)).astype(int)] = 1
+    np.cumsum(counts, axis=0, out=counts)
+    spans = np.minimum(width, lengths)  # a song shorter than the query is one stretch
+    n_stretches = (lengths - spans) // HISTOGRAM_HOP + 1
+    first = np.concatenate([[0], np.cumsum(n_stretches)])  # each song's first row in ``fits``
+    song_of = np.repeat(np.arange(len(songs)), n_stretches)
+    starts = offsets[song_of] + (np.arange(first[-1]) - first[song_of]) * HISTOGRAM_HOP
+    hist = (counts[starts + spans[song_of]] - counts[starts]).astype(np.float32)
+    hist = hist + 0.5 * (np.roll(hist, 1, axis=1) + np.roll(hist, -1, axis=1))
+    hist /= np.maximum(np.linalg.norm(hist, axis=1, keepdims=True), 1e-9)
+    fits = hist @ rolled.T  # (every song's stretches, pitch-class shifts)
+    best = np.maximum.reduceat(fits, first[:-1], axis=0)  # (songs, shifts)
+    chosen = np.argsort(-best, axis=1, kind="stable")[:, :n]
+    pitch_class_shift = chosen * (12 / HIST_BINS)
+    # The stretch each chosen shift fits best: the song's first row that reaches its best fit.
+    at_best = np.take_along_axis(fits, chosen[song_of], axis=1) == np.take_along_axis(best, chosen, axis=1)[song_of]
+    row = np.where(at_best, np.arange(len(fits))[:, None], len(fits))
+    where = (np.minimum.reduceat(row, first[:-1], axis=0) - first[:-1, None]) * HISTOGRAM_HOP  # (songs, n)
+    centres = np.empty(chosen.shape)
+    whole = np.flatnonzero(spans == width)  # songs at least as long as the query: one median call
+    if len(whole):
+        centres[whole] = np.median(joined[(offsets[whole, None] + where[whole])[:, :, None] + np.arange(width)], axis=2)
+    for song in np.flatnonzero(spans < width):
+        centres[song] = np.median(songs[song][where[song][:, None] + np.arange(spans[song])], axis=1)
+    octave = np.round((centres - query_median - pitch_class_shift) / 12.0)
+    return (pitch_class_shift + 12.0 * octave).astype(np.float32)
 
 
-def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, limits: np.ndarray | None = None, fold: bool = False) -> np.ndarray:
+def dtw_costs(
+    query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, limits: np.ndarray | None = None, fold: bool = False, per_key: bool = False
+) -> np.ndarray:
     """Best mean cost per song: ``query`` (N,) against ``songs`` (C, M) padded with NaN, at ``shifts`` (C, K).
 
     ``limits`` (C,): costs above which a song's exact cost does not matter. Every
@@ -134,12 +182,14 @@ def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, limits: 
     (accumulated costs never decrease from row to row) and get that lower bound instead.
     ``fold``: compare pitch classes (octave differences cost nothing), for song contours
     estimated from audio, where the tracker can follow the bass or a chord an octave off.
-    Returns (C,) costs in [0, COST_CAP].
+    Returns (C,) costs in [0, COST_CAP]; with ``per_key`` (no ``limits``), (C, K): each shift's own.
     """
+    if per_key and limits is not None:
+        raise ValueError("per_key costs are exact: no limits")
     n = len(query)
     n_songs, m = songs.shape
     if n == 0 or m == 0:
-        return np.full(n_songs, COST_CAP, np.float32)
+        return np.full((n_songs, shifts.shape[1]) if per_key else n_songs, COST_CAP, np.float32)
     out = np.full(n_songs, COST_CAP, np.float32)
     alive = np.arange(n_songs)
     limit = None if limits is None else np.minimum(np.asarray(limits, np.float64), COST_CAP) * n
@@ -195,8 +245,10 @@ def dtw_costs(query: np.ndarray, songs: np.ndarray, shifts: np.ndarray, limits: 
         np.minimum(best[..., 1:], half, out=best[..., 1:])
         np.add(cost, best, out=d_prev2)  # the oldest row's buffer becomes the new row
         d_prev2, d_prev, cost_prev = d_prev, d_prev2, cost
-    finish = d_prev.min(axis=2).min(axis=1) / n
-    out[alive] = np.minimum(finish, COST_CAP)
+    by_key = d_prev.min(axis=2) / n
+    if per_key:
+        return np.minimum(by_key, COST_CAP)
+    out[alive] = np.minimum(by_key.min(axis=1), COST_CAP)
     return out
 
 
@@ -260,42 +312,82 @@ def match_contours(
 ) -> np.ndarray:
     """Mean DTW cost of ``query`` against each contour (lower = more alike); COST_CAP for empty ones.
 
-    ``scales`` defaults to ``TEMPO_SCALES``; each song keeps its best cost over the
-    ``TEMPO_SCALES_TRIED`` of them nearest its tempo estimate (all of them when there are fewer).
-    ``limits``: per contour, a cost above which only "above the limit" matters (see :func:`dtw_costs`);
-    such songs get a cost that is at least their limit but not exact. ``fold``: see :func:`dtw_costs`.
+    Two passes (session 17). First, every way of reading the hum against a song (the
+    ``TEMPO_SCALES_TRIED`` tempo versions of ``scales`` nearest the song's tempo estimate, times
+    ``SHIFTS_TRIED`` keys, plus the hum with wider intervals at its best tempo) is matched on both
+    contours decimated by ``COARSE_STEP``, a quarter of the DTW cells; then only each song's best
+    ``READINGS_REFINED`` readings are matched in full, and the song's cost is the best of those.
+    ``scales`` defaults to ``TEMPO_SCALES``. ``limits``: per contour, a cost above which only
+    "above the limit" matters (see :func:`dtw_costs`); such songs get a cost that is at least
+    their limit but not exact. ``fold``: see :func:`dtw_costs`.
     """
     scales = TEMPO_SCALES if scales is None else scales
     costs = np.full(len(contours), COST_CAP, np.float32)
     if len(query) == 0:
         return costs
-    by_likelihood = sorted(scales, key=lambda s: abs(np.log(s)))  # 1.0 first: often the best, so later ones abandon early
-    chosen = tempo_choices(query, contours, tuple(by_likelihood), TEMPO_SCALES_TRIED)
+    by_likelihood = tuple(sorted(scales, key=lambda s: abs(np.log(s))))  # 1.0 first
+    chosen = tempo_choices(query, contours, by_likelihood, TEMPO_SCALES_TRIED)
     order = [r for r in np.argsort([len(c) for c in contours]) if len(contours[r]) > 0]  # similar lengths together
     stretched = [stretch_intervals(query, s) for s in INTERVAL_SCALES]
-    versions = [[resample(q, s) for s in by_likelihood] for q in stretched]
     for start in range(0, len(order), batch):
         rows = np.asarray(order[start : start + batch])
         chunk = [contours[r] for r in rows]
-        # A song's cost is its best over its tempo (and interval) versions, so each version only has
-        # to beat the best so far (and the caller's limit): the rest of its DTW can be abandoned. Exact.
-        best = np.full(len(rows), np.inf) if limits is None else np.asarray(limits, np.float64)[rows]
+        readings, coarse = coarse_readings(stretched, chunk, by_likelihood, chosen[rows], fold)
+        ranked = np.argsort(coarse, axis=0, kind="stable")[:READINGS_REFINED]  # (refined, songs): reading numbers
         found = np.full(len(rows), COST_CAP, np.float32)
-        # The tempo version each song fits best as sung; a stretched hum only tries that one (the
-        # tempo does not depend on the intervals' width), which keeps the stretch's cost to ~1/3.
-        best_tempo = np.argmax(chosen[rows], axis=1)  # songs that never beat their limit: the likeliest scale
-        for stretch, (q, tempo_versions) in enumerate(zip(stretched, versions)):
-            shifts = candidate_shifts(q, chunk)
-            if fold:
-                shifts = np.mod(shifts, 12.0)
-            for v, version in enumerate(tempo_versions):
-                take = np.flatnonzero(chosen[rows, v] if stretch == 0 else best_tempo == v)
-                if len(take) == 0:
-                    continue
+        bound = np.full(len(rows), np.inf) if limits is None else np.asarray(limits, np.float64)[rows]
+        for picks in ranked:
+            usable = np.isfinite(coarse[picks, np.arange(len(rows))])  # a song may have fewer readings
+            for stretch, version in sorted({readings[r][:2] for r in picks[usable]}):
+                take = np.flatnonzero(usable & np.array([readings[r][:2] == (stretch, version) for r in picks]))
+                shifts = np.array([[readings[picks[k]][2][k]] for k in take], np.float32)
+                query_version = resample(stretched[stretch], by_likelihood[version])
                 padded = pad_contours([chunk[k] for k in take])
-                tried = dtw_costs(version, padded, shifts[take], np.minimum(best[take], found[take]), fold)
-                if stretch == 0:
-                    best_tempo[take[tried < found[take]]] = v
+                tried = dtw_costs(query_version, padded, shifts, np.minimum(bound[take], found[take]), fold)
                 found[take] = np.minimum(found[take], tried)
         costs[rows] = found
     return costs
+
+
+def coarsen(contour: np.ndarray) -> np.ndarray:
+    """Every ``COARSE_STEP``-th value of a contour: the first pass's resolution (means of pairs
+    instead lost 4 of 100 long-song hums from the top 10, session 17)."""
+    return resample(contour, 1.0 / COARSE_STEP)
+
+
+def coarse_readings(
+    stretched: list[np.ndarray], chunk: list[np.ndarray], scales: tuple[float, ...], chosen: np.ndarray, fold: bool
+) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
+    """The first pass of :func:`match_contours` over one batch of (non-empty) song contours.
+
+    Returns the readings tried, each (interval stretch, tempo version, (songs,) key shifts), and
+    (readings, songs) coarse costs, inf where a song was not read that way. ``chosen`` (songs,
+    scales): the tempo versions tried per song; the hum with wider intervals is tried only at the
+    tempo version each song's coarse match liked best (the tempo does not depend on the
+    intervals' width), which keeps its cost to ~1/3.
+    """
+    coarse_songs = pad_contours([coarsen(c) for c in chunk])
+    readings: list[tuple[int, int, np.ndarray]] = []
+    costs: list[np.ndarray] = []
+    best_tempo = np.argmax(chosen, axis=1)
+    best_so_far = np.full(len(chunk), np.inf)
+    for stretch, hum in enumerate(stretched):
+        shifts = candidate_shifts(hum, chunk)
+        if fold:
+            shifts = np.mod(shifts, 12.0)
+        for version, scale in enumerate(scales):
+            take = np.flatnonzero(chosen[:, version] if stretch == 0 else best_tempo == version)
+            if len(take) == 0:
+                continue
+            by_key = dtw_costs(resample(hum, scale / COARSE_STEP), coarse_songs[take], shifts[take], fold=fold, per_key=True)
+            for key in range(by_key.shape[1]):
+                row = np.full(len(chunk), np.inf)
+                row[take] = by_key[:, key]
+                readings.append((stretch, version, shifts[:, key]))
+                costs.append(row)
+            if stretch == 0:
+                lowest = by_key.min(axis=1)
+                better = lowest < best_so_far[take]
+                best_tempo[take[better]] = version
+                best_so_far[take] = np.minimum(best_so_far[take], lowest)
+    return readings, np.array(costs)

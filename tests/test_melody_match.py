@@ -190,7 +190,32 @@ def test_stretched_intervals_undo_a_compressed_hum(monkeypatch):
     stretched = match_contours(compressed, songs)
     assert stretched[3] < 0.6 * as_sung[3]
     assert int(np.argmin(stretched)) == 3
-    assert np.all(stretched <= as_sung + 1e-6)  # a song keeps its best version: more versions never cost more
+    # With every reading matched in full, a song keeps its best: more versions never cost more
+    # (within a few thousandths: a song matched beside longer ones may end its path in their
+    # padding, at the cap per value, so costs near the cap move slightly with a batch's make-up).
+    monkeypatch.setattr(melody_match, "READINGS_REFINED", 1000)
+    all_stretched = match_contours(compressed, songs)
+    monkeypatch.setattr(melody_match, "INTERVAL_SCALES", (1.0,))
+    assert np.all(all_stretched <= match_contours(compressed, songs) + 0.01)
+
+
+def test_the_coarse_pass_picks_the_reading_that_fits_in_full(monkeypatch):
+    """Only each song's best reading of the decimated first pass is matched in full: for the hummed
+    song it must be the right key, at a tempo version near the best (this hum, 1.3x as fast, sits
+    between two versions, which tie at the coarse resolution), and refining fewer readings can
+    never find a lower cost."""
+    rng = np.random.default_rng(5)
+    songs = [np.repeat(rng.integers(55, 75, 60).astype(np.float32), rng.integers(2, 5, 60)) for _ in range(40)]
+    passage = songs[11][40:120]
+    faster = passage[np.round(np.arange(0, len(passage), 1.3)).astype(int)]
+    query = (faster + 7.0 + rng.normal(0, 0.25, len(faster))).astype(np.float32)
+    best_only = match_contours(query, songs)
+    monkeypatch.setattr(melody_match, "READINGS_REFINED", 1000)
+    every_reading = match_contours(query, songs)
+    assert int(np.argmin(best_only)) == 11
+    assert every_reading[11] <= best_only[11] < every_reading[11] + 0.15
+    assert np.all(best_only >= every_reading - 1e-6)
+    assert best_only[11] < 0.5 * np.median(best_only)
 
 
 def test_bundle_carries_contours_and_reranking_uses_them(bundle_path, tunes):
