@@ -38,9 +38,15 @@ POOL = 100
 
 def variants() -> dict[str, dict]:
     """Name -> settings (``fold``, ``shifts``, ``scales``, ``tried``) of each matcher variant."""
-    shipped = {"fold": False, "shifts": 4, "scales": melody_match.TEMPO_SCALES, "tried": 3, "penalty": melody_match.OFF_DIAGONAL_PENALTY}
+    shipped = {
+        "fold": False,
+        "shifts": melody_match.SHIFTS_TRIED,
+        "scales": melody_match.TEMPO_SCALES,
+        "tried": melody_match.TEMPO_SCALES_TRIED,
+        "penalty": melody_match.OFF_DIAGONAL_PENALTY,
+    }
     return {
-        "shipped (octave-aware, 4 keys, 3 of 5 tempi, slopes charged)": shipped,
+        f"shipped (octave-aware, {melody_match.SHIFTS_TRIED} keys, {melody_match.TEMPO_SCALES_TRIED} of 5 tempi, slopes charged)": shipped,
         "octave-folded": {**shipped, "fold": True},
         "2 keys": {**shipped, "shifts": 2},
         "1 key": {**shipped, "shifts": 1},

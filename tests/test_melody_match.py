@@ -306,3 +306,18 @@ def test_melody_charge_weighs_cost_ratios_and_inverts():
     costs = np.array([0.0, 0.3, 1.0, 2.5])
     assert np.allclose(cost_for_charge(melody_charge(costs, w, config), w, config), costs)
     assert np.all(np.isinf(cost_for_charge(np.zeros(2), 0.0, config)))
+
+
+def test_key_shifts_of_a_batch_are_each_songs_own():
+    """``candidate_shifts`` histograms every song's stretches in one joined array: each song's
+    shifts must be what it gets alone, whether it is longer or shorter than the hum."""
+    rng = np.random.default_rng(9)
+    songs = [np.repeat(rng.integers(50, 80, n).astype(np.float32), rng.integers(1, 4, n)) for n in (5, 12, 40, 90, 200, 33, 1, 64)]
+    query = (songs[4][30:110] - 4.0 + rng.normal(0, 0.2, 80)).astype(np.float32)
+    together = melody_match.candidate_shifts(query, songs)
+    alone = np.concatenate([melody_match.candidate_shifts(query, [song]) for song in songs])
+    assert together.shape == (len(songs), melody_match.SHIFTS_TRIED)
+    np.testing.assert_array_equal(together, alone)
+    assert np.any(np.abs(together[4] - 4.0) < 0.3)  # the hum sits 4 semitones low: +4 is among its shifts
+    with pytest.raises(ValueError):
+        melody_match.candidate_shifts(query, [songs[0], np.zeros(0, np.float32)])
