@@ -278,8 +278,10 @@ def rerank_by_melody(
     The embedding's best ``EXACT_FIRST`` songs are matched first; their fused scores set the bar
     (the ``EXACT_TOP``-th best) that every later song must clear to enter the exact top of the
     answer, and a later song's DTW stops as soon as its cost rules that out. The first
-    ``EXACT_TOP`` places (answer, runner-up, confidence) are therefore exactly what matching every
-    song in full would give; places below may differ.
+    ``EXACT_TOP`` places (answer, runner-up, confidence) are therefore what matching every song
+    in full would give, but for songs the matcher's coarse first pass already put past their
+    limit (:data:`device.melody_match.COARSE_SLACK`; on 800 benchmark hums, no top-10 place
+    changed); places below may differ.
     """
     from device.melody_match import COST_CAP, match_contours
 
