@@ -321,3 +321,19 @@ def test_key_shifts_of_a_batch_are_each_songs_own():
     assert np.any(np.abs(together[4] - 4.0) < 0.3)  # the hum sits 4 semitones low: +4 is among its shifts
     with pytest.raises(ValueError):
         melody_match.candidate_shifts(query, [songs[0], np.zeros(0, np.float32)])
+
+
+def test_limits_drop_songs_in_the_first_pass_but_keep_songs_under_them_exact():
+    """With limits, a song that cannot get under its limit comes back at or above it (whichever
+    pass drops it), and a song under its limit keeps the cost it has without limits."""
+    rng = np.random.default_rng(4)
+    songs = [np.repeat(rng.integers(55, 75, 60).astype(np.float32), rng.integers(2, 5, 60)) for _ in range(40)]
+    query = (songs[17][20:100] - 2.0 + rng.normal(0, 0.2, 80)).astype(np.float32)
+    free = match_contours(query, songs)
+    limits = np.full(40, 0.6)
+    bounded = match_contours(query, songs, limits=limits)
+    assert free[17] < 0.6
+    assert bounded[17] == pytest.approx(free[17], abs=1e-6)
+    others = np.arange(40) != 17
+    assert np.all(free[others] > 0.6)
+    assert np.all(bounded[others] >= 0.6 - 1e-6)
