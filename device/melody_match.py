@@ -74,8 +74,9 @@ Session 17 made the matcher two-pass (:func:`match_contours`). A song used to be
 full at every reading of the hum (3 tempo versions x 4 keys, plus the wider intervals at the best
 tempo: 16 DTWs), which was most of the query's time (~300 ms of melody stage per query on the
 2,000-song benchmark, one x86 core). Now every reading is first matched on contours decimated by
-``COARSE_STEP`` (2: a quarter of the cells, no abandoning), and only each song's best reading is
-matched in full (with abandoning, as before). Over the offline sets of the accuracy benchmark
+``COARSE_STEP`` (2: a quarter of the cells), and only each song's best reading is matched in
+full; both passes abandon a song at its limit (the full one exactly, as before; the first on its
+approximate cost, ``COARSE_SLACK``). Over the offline sets of the accuracy benchmark
 (seed 0 / seed 1, careful / mixed skills, 200 hums each, through the shipped Recognizer; old ->
 new, top-1): 0.895 -> 0.900, 0.850 -> 0.845, 0.695 -> 0.700, 0.650 -> 0.655, melody stage 2.4x
 faster (p50 309 -> 128 ms). Refining each song's best two readings gave 0.890 / 0.845 (careful),
@@ -110,15 +111,30 @@ INTERVAL_SCALES = (1.0, 1.15)  # the hum's intervals as sung and 15 % wider (see
 def stretch_histograms(contour: np.ndarray, length: int) -> np.ndarray:
     """Unit-norm, lightly smoothed half-semitone pitch-class histograms of the contour's stretches of
     ``length`` values (one every ``HISTOGRAM_HOP``; the whole contour when ``length`` covers it)."""
-    bins = np.floor(np.mod(contour * (HIST_BINS / 12), HIST_BINS)).astype(int)
-    counts = np.zeros((len(contour) + 1, HIST_BINS), np.float32)
-    counts[np.arange(1, len(contour) + 1), bins] = 1.0
+    return joined_stretch_histograms([contour], length)[0]
+
+
+def joined_stretch_histograms(contours: list[np.ndarray], length: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`stretch_histograms` of every contour at once: (stretches of all contours, bins) and
+    (contours + 1,) the row where each contour's stretches start.
+
+    One running count over the contours joined end to end (integer counts: an int32 cumulative
+    sum is ~5x as fast as a float one); a loop over the songs cost ~50 ms per query on one x86
+    core (session 17), once the DTW had become cheap."""
+    lengths = np.array([len(contour) for contour in contours])
+    offsets = np.concatenate([[0], np.cumsum(lengths)])  # where each contour starts in the joined one
+    joined = np.concatenate(contours)
+    counts = np.zeros((len(joined) + 1, HIST_BINS), np.int32)
+    counts[np.arange(1, len(joined) + 1), np.floor(np.mod(joined * (HIST_BINS / 12), HIST_BINS)).astype(int)] = 1
     np.cumsum(counts, axis=0, out=counts)
-    width = min(length, len(contour))
-    starts = np.arange(0, len(contour) - width + 1, HISTOGRAM_HOP)
-    hist = counts[starts + width] - counts[starts]
+    spans = np.minimum(length, lengths)  # a contour shorter than ``length`` is one stretch
+    n_stretches = (lengths - spans) // HISTOGRAM_HOP + 1
+    first = np.concatenate([[0], np.cumsum(n_stretches)])
+    owner = np.repeat(np.arange(len(contours)), n_stretches)
+    starts = offsets[owner] + (np.arange(first[-1]) - first[owner]) * HISTOGRAM_HOP
+    hist = (counts[starts + spans[owner]] - counts[starts]).astype(np.float32)
     hist = hist + 0.5 * (np.roll(hist, 1, axis=1) + np.roll(hist, -1, axis=1))
-    return hist / np.maximum(np.linalg.norm(hist, axis=1, keepdims=True), 1e-9)
+    return hist / np.maximum(np.linalg.norm(hist, axis=1, keepdims=True), 1e-9), first
 
 
 def candidate_shifts(query: np.ndarray, songs: list[np.ndarray], n: int | None = None) -> np.ndarray:
@@ -128,11 +144,8 @@ def candidate_shifts(query: np.ndarray, songs: list[np.ndarray], n: int | None =
     median of the song stretch it fits best. (Before session 13, nearest the whole song's median:
     a hum of a passage over half an octave from the song's middle was then tried an octave off,
     every frame at the cap; 3 of the 29 top-1 misses of the seed-0 benchmark hums.)
-
-    Every song's stretches are histogrammed together, from one running count over the songs
-    joined end to end (integer counts: an int32 cumulative sum is ~5x as fast as a float one);
-    a loop over songs cost ~50 ms per query on one x86 core (session 17), once the DTW had
-    become cheap. Songs must not be empty.
+    Every song's stretches are histogrammed at once (:func:`joined_stretch_histograms`). Songs
+    must not be empty.
     """
     n = SHIFTS_TRIED if n is None else n
     q = stretch_histograms(query, len(query))[0]
@@ -142,19 +155,8 @@ def candidate_shifts(query: np.ndarray, songs: list[np.ndarray], n: int | None =
     lengths = np.array([len(song) for song in songs])
     if len(songs) == 0 or lengths.min() == 0:
         raise ValueError("candidate_shifts needs at least one song, none of them empty")
-    offsets = np.concatenate([[0], np.cumsum(lengths)])  # where each song starts in the joined contour
-    joined = np.concatenate(songs).astype(np.float32)
-    counts = np.zeros((len(joined) + 1, HIST_BINS), np.int32)
-    counts[np.arange(1, len(joined) + 1), np.floor(np.mod(joined * (HIST_BINS / 12), HIST_BINS)).astype(int)] = 1
-    np.cumsum(counts, axis=0, out=counts)
-    spans = np.minimum(width, lengths)  # a song shorter than the query is one stretch
-    n_stretches = (lengths - spans) // HISTOGRAM_HOP + 1
-    first = np.concatenate([[0], np.cumsum(n_stretches)])  # each song's first row in ``fits``
-    song_of = np.repeat(np.arange(len(songs)), n_stretches)
-    starts = offsets[song_of] + (np.arange(first[-1]) - first[song_of]) * HISTOGRAM_HOP
-    hist = (counts[starts + spans[song_of]] - counts[starts]).astype(np.float32)
-    hist = hist + 0.5 * (np.roll(hist, 1, axis=1) + np.roll(hist, -1, axis=1))
-    hist /= np.maximum(np.linalg.norm(hist, axis=1, keepdims=True), 1e-9)
+    hist, first = joined_stretch_histograms(songs, width)  # first: each song's first row in ``fits``
+    song_of = np.repeat(np.arange(len(songs)), np.diff(first))
     fits = hist @ rolled.T  # (every song's stretches, pitch-class shifts)
     best = np.maximum.reduceat(fits, first[:-1], axis=0)  # (songs, shifts)
     chosen = np.argsort(-best, axis=1, kind="stable")[:, :n]
@@ -164,11 +166,12 @@ def candidate_shifts(query: np.ndarray, songs: list[np.ndarray], n: int | None =
     row = np.where(at_best, np.arange(len(fits))[:, None], len(fits))
     where = (np.minimum.reduceat(row, first[:-1], axis=0) - first[:-1, None]) * HISTOGRAM_HOP  # (songs, n)
     centres = np.empty(chosen.shape)
-    whole = np.flatnonzero(spans == width)  # songs at least as long as the query: one median call
+    whole = np.flatnonzero(lengths >= width)  # songs at least as long as the query: one median call
     if len(whole):
-        centres[whole] = np.median(joined[(offsets[whole, None] + where[whole])[:, :, None] + np.arange(width)], axis=2)
-    for song in np.flatnonzero(spans < width):
-        centres[song] = np.median(songs[song][where[song][:, None] + np.arange(spans[song])], axis=1)
+        padded = pad_contours([songs[k] for k in whole])
+        centres[whole] = np.median(np.take_along_axis(padded[:, None, :], where[whole][:, :, None] + np.arange(width), axis=2), axis=2)
+    for song in np.flatnonzero(lengths < width):
+        centres[song] = np.median(songs[song])  # the whole song is its one stretch
     octave = np.round((centres - query_median - pitch_class_shift) / 12.0)
     return (pitch_class_shift + 12.0 * octave).astype(np.float32)
 
