@@ -13,6 +13,17 @@ or ``{"file", "error"}`` for a file that cannot be answered; the other files sti
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread, set before numpy loads (OpenBLAS reads it once, at load). The query's matrix
+# products are small (a few thousand rows by 24), and OpenBLAS's default of a thread per core only
+# adds hand-offs, worst while the capture thread and the encoder want the same cores. Session 18,
+# `hum-device query --json demo/hums/*.wav` on a 2-core x86 machine busy with two other jobs:
+# search stage 117-189 ms p50 with the default, 66 ms with one thread (whole query 879-901 ->
+# 594-686 ms); idle, the same within noise (search 19-26 -> 18-19 ms). A value set in the
+# environment (by the user, the service unit) wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import json
 import logging

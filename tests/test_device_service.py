@@ -208,3 +208,26 @@ def test_device_path_opens_no_socket(bundle_path, microphones, tunes, tmp_path):
         NO_SOCKETS.armed = False
     assert NO_SOCKETS.attempts == []
     assert records and records[0]["event"] == "answer"
+
+
+SPY_ON_NUMPY = """
+import builtins, os
+real_import = builtins.__import__
+seen = []
+def spy(name, *args, **kwargs):
+    if name == "numpy" and not seen:
+        seen.append(os.environ.get("OPENBLAS_NUM_THREADS"))
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = spy
+import device.cli
+print(seen[0])
+"""
+
+
+@pytest.mark.parametrize("preset, expected", [(None, "1"), ("3", "3")])
+def test_cli_sets_one_blas_thread_before_numpy_loads_unless_told_otherwise(preset, expected):
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if preset is not None:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    out = subprocess.run([sys.executable, "-c", SPY_ON_NUMPY], env=env, cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
