@@ -39,6 +39,7 @@ import numpy as np
 
 from device import signing
 from device.frontend import FrontEndConfig
+from device.index_vectors import agrees_with_index, read_index_vectors
 from device.memory import release_free_memory
 from device.signing import SIGNATURE_MEMBER
 from device.song_table import SongTable
@@ -97,6 +98,7 @@ class Bundle:
     contour_values: np.ndarray | None = None  # packed contours of every song (device.pitch.pack_contour), concatenated
     contour_offsets: np.ndarray | None = None  # song i owns contour_values[offsets[i]:offsets[i+1]]
     contour_estimated: np.ndarray | None = None  # per song: contour tracked from audio (matched octave-folded)
+    vectors: np.ndarray | None = None  # the index's vectors by label, float16 (device.index_vectors); None: read through hnswlib
 
     def contour(self, song: int) -> np.ndarray:
         """Song ``song``'s melody contour in MIDI semitones, empty when the bundle has none."""
@@ -257,11 +259,12 @@ def check_digest(name: str, digest: str, manifest: dict, path: Path) -> None:
 HNSW_HEADER = struct.Struct("<QQQQQQiIQQQdQ")  # hnswlib HierarchicalNSW::saveIndex, 64-bit size_t
 
 
-def check_index_header(header: bytes, size: int, n_vectors: int, dim: int, path: Path) -> None:
+def check_index_header(header: bytes, size: int, n_vectors: int, dim: int, path: Path) -> tuple[int, int, int]:
     """Checks hnswlib's own header (``header``: the first bytes of a ``size``-byte index) against the manifest.
 
     hnswlib trusts the dimension it is given and sizes its memory from the header's counts, so a
     mismatched or doctored index must be caught here, not by a crash or a huge allocation.
+    Returns the element layout: (bytes per element, vector offset, label offset) within an element.
     """
     if len(header) < HNSW_HEADER.size:
         raise BundleError(f"{path}: search index is truncated ({size} bytes)")
@@ -273,6 +276,7 @@ def check_index_header(header: bytes, size: int, n_vectors: int, dim: int, path:
         raise BundleError(f"{path}: search index holds {count} vectors, manifest says {n_vectors}")
     if offset_level0 != 0 or HNSW_HEADER.size + count * per_element > size:
         raise BundleError(f"{path}: search index is truncated or malformed")
+    return per_element, offset_data, label_offset
 
 
 def manifest_numbers(manifest: dict, path: Path) -> tuple[int, int, int]:
@@ -322,16 +326,20 @@ def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = Fro
             digest, _ = read_member(archive, infos[INDEX_MEMBER], path, sink=sink)
         check_digest(INDEX_MEMBER, digest, manifest, path)
         with open(index_path, "rb") as handle:
-            check_index_header(handle.read(HNSW_HEADER.size), index_path.stat().st_size, n_vectors, dim, path)
+            layout = check_index_header(handle.read(HNSW_HEADER.size), index_path.stat().st_size, n_vectors, dim, path)
         index = hnswlib.Index(space="ip", dim=dim)
         try:
             index.load_index(str(index_path), max_elements=n_vectors)
         except (RuntimeError, ValueError, MemoryError) as exc:
             raise BundleError(f"{path}: search index does not load ({exc})") from exc
+        vectors = read_index_vectors(index_path, HNSW_HEADER.size, n_vectors, dim, *layout)
+    if vectors is not None and not agrees_with_index(vectors, index):
+        logger.warning("%s: the index file's vectors do not read back as hnswlib's; searching through hnswlib (slower)", path)
+        vectors = None
     index.set_ef(ef)
     vector_song = np.repeat(np.arange(len(songs), dtype=np.int32), songs.n_vectors)
     models = {fmt: small[name] for fmt, name in MODEL_MEMBERS.items() if name in small}
-    bundle = Bundle(path, manifest, small[MODEL_MEMBER], index, songs, vector_song, models, signature is not None)
+    bundle = Bundle(path, manifest, small[MODEL_MEMBER], index, songs, vector_song, models, signature is not None, vectors=vectors)
     if MELODY_MEMBER in small:
         bundle.contour_values, bundle.contour_offsets, bundle.contour_estimated = parse_contours(small[MELODY_MEMBER], len(songs), path)
     del small

@@ -223,7 +223,9 @@ class Recognizer:
             timings = {**timings, "screen": (t2 - t1) * 1000}
         embeddings = np.concatenate(per_scale)
         lengths = [len(e) for e in per_scale]
-        songs, scores = rank_songs(embeddings, lengths, bundle.index, bundle.vector_song, self._first, self._count, self.search, screened)
+        songs, scores = rank_songs(
+            embeddings, lengths, bundle.index, bundle.vector_song, self._first, self._count, self.search, screened, bundle.vectors
+        )
         t3 = time.perf_counter()
         timings = {**timings, "search": (t3 - t2) * 1000}
         if melody_on:

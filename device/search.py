@@ -167,6 +167,7 @@ def rank_songs(
     n_vectors: np.ndarray,
     config: SearchConfig,
     extra: np.ndarray | None = None,
+    vectors: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(song numbers, scores) best first.
 
@@ -174,7 +175,8 @@ def rank_songs(
     tempo scale), ``version_lengths`` says how many windows each version has. All versions go to the
     index in one k-NN call; the union of their shortlists (and of ``extra``: songs found another
     way, such as the melody screen) is read back from the index once; each song keeps its best
-    rescored value over the versions.
+    rescored value over the versions. ``vectors``: the index's vectors by label
+    (:mod:`device.index_vectors`), read instead of ``index.get_items`` (~10 µs per vector).
     """
     k = min(config.k_per_window, index.get_current_count())
     labels, distances = index.knn_query(embeddings, k=k)
@@ -186,8 +188,11 @@ def rank_songs(
     counts = n_vectors[candidates]
     bounds = np.concatenate([[0], np.cumsum(counts)])
     ids = np.repeat(first_vectors[candidates] - bounds[:-1], counts) + np.arange(bounds[-1])
-    vectors = np.asarray(index.get_items(ids, return_type="numpy"), dtype=np.float32)  # one read for all candidates
-    scores = np.max([rescore(embeddings[v], vectors, bounds) for v in versions], axis=0)
+    if vectors is not None:
+        windows = vectors[ids].astype(np.float32)
+    else:
+        windows = np.asarray(index.get_items(ids, return_type="numpy"), dtype=np.float32)  # one read for all candidates
+    scores = np.max([rescore(embeddings[v], windows, bounds) for v in versions], axis=0)
     order = np.argsort(-scores, kind="stable")
     return candidates[order], scores[order]
 
