@@ -87,6 +87,24 @@ from the top 10; all five tempo versions 0.885 / 0.840. The first pass being che
 0.640, ~35 % more time than four keys (8 keys: the same accuracy, more time). Refining one
 reading also takes a wrong song's best-of-16 luck away: its full cost is that of the one reading
 the coarse pass liked, not the best of all.
+
+Session 18: against songs of minutes (``benchmarks.long_songs``' 286 joined songs, 200 hums) the
+first pass was ~93 % of the melody stage (cProfile). Songs of at least ``LONG_SONG_VALUES``
+contour values now take ``LONG_SONG_STEP`` = 3 there: long songs 0.840 / 0.910 / 0.866 -> 0.840 /
+0.910 / 0.868 (top-1 / top-10 / MRR), melody stage p50 669 -> 426 ms (interleaved hum by hum, one
+pinned core); on the 2,000-tune catalogs the few tunes that long (17 and 21) take it too: the same
+top-1 / top-10 / MRR on both careful seeds (4 hums moved, all below 60th place), melody p50 295 ->
+243 ms. Step 3 for every song loses on short tunes (careful seeds 0.905 / 0.860 -> 0.885 / 0.850
+top-1; mixed skills 0.695 / 0.655 -> 0.670 / 0.630). Also tried: a cascade (every reading at step
+4, each song's best three again at step 2, the best in full): long songs 0.815 / 0.925 / 0.852 at
+step 4 and 0.830 / 0.925 / 0.864 at step 3 first, careful seeds 0.880 / 0.865 top-1 (step 4); the
+other octave of each song's best key as a seventh key (a hum spanning more than an octave was
+placed by a stretch of the song in the other register: one seed-0 hum 137th -> 1st): +1 top-1 on
+seed-0 careful and mixed skills, the same on seed 1 and on long songs, ~10 % more melody time;
+an exact first pass for hums under 40 contour values (5 s; the decimation mis-picked short hums'
+readings): -1 / +2 / -1 / +1 top-1 on the four sets; the full pass also trying the picked key
++-0.5 semitone: +1 top-1 on seed 0, -1 top-10, the same on seed 1; 100 or 150 screened songs
+instead of 60 (one seed-1 hum more in the top 10). None shipped.
 """
 
 from __future__ import annotations
@@ -103,6 +121,8 @@ ABANDON_EVERY = 8  # rows between checks for songs that can no longer matter (se
 HISTOGRAM_HOP = 4  # song stretches whose key is compared with the query's start every 4 values
 OFF_DIAGONAL_PENALTY = 0.75  # semitones of cost per DTW step that is not 1:1 (see the module docstring)
 COARSE_STEP = 2  # match_contours' first pass compares contours decimated by this (a quarter of the cells)
+LONG_SONG_VALUES = 1000  # songs with contours this long (2 minutes at 8.3 values/s) take LONG_SONG_STEP
+LONG_SONG_STEP = 3  # in the first pass instead of COARSE_STEP (see the module docstring, session 18)
 COARSE_SLACK = 1.0  # the first pass drops a song once its coarse cost passes this x the caller's limit (see match_contours)
 READINGS_REFINED = 1  # per song, the best (stretch, tempo, key) readings of the first pass matched in full
 INTERVAL_SCALES = (1.0, 1.15)  # the hum's intervals as sung and 15 % wider (see stretch_intervals and the docstring)
@@ -327,6 +347,11 @@ def match_contours(
     (session 17, offline, seeds 0 and 1, careful and mixed skills, 800 hums): the same top-1 and
     top-10 as without, one MRR unit lower on one set, the melody stage ~15 % faster; slack 1.5
     saved nothing. ``fold``: see :func:`dtw_costs`.
+
+    Songs whose contours reach ``LONG_SONG_VALUES`` (2 minutes) are batched apart and read at
+    ``LONG_SONG_STEP`` (a ninth of the cells) in the first pass: on long songs that pass is ~93 %
+    of the melody stage (session 18), and where a passage could sit anywhere in minutes of song
+    the first pass mostly rules songs out. See the module docstring.
     """
     scales = TEMPO_SCALES if scales is None else scales
     costs = np.full(len(contours), COST_CAP, np.float32)
@@ -334,40 +359,68 @@ def match_contours(
         return costs
     by_likelihood = tuple(sorted(scales, key=lambda s: abs(np.log(s))))  # 1.0 first
     chosen = tempo_choices(query, contours, by_likelihood, TEMPO_SCALES_TRIED)
-    order = [r for r in np.argsort([len(c) for c in contours]) if len(contours[r]) > 0]  # similar lengths together
+    lengths = np.array([len(c) for c in contours])
+    order = [r for r in np.argsort(lengths, kind="stable") if lengths[r] > 0]  # similar lengths together
+    n_short = int(np.sum(lengths[order] < LONG_SONG_VALUES))  # long songs are a suffix of ``order``
+    batches = [(order[i : min(i + batch, n_short)], COARSE_STEP) for i in range(0, n_short, batch)]
+    batches += [(order[i : i + batch], LONG_SONG_STEP) for i in range(n_short, len(order), batch)]
     stretched = [stretch_intervals(query, s) for s in INTERVAL_SCALES]
-    for start in range(0, len(order), batch):
-        rows = np.asarray(order[start : start + batch])
+    for rows, step in batches:
+        rows = np.asarray(rows)
         chunk = [contours[r] for r in rows]
         bound = np.full(len(rows), np.inf) if limits is None else np.asarray(limits, np.float64)[rows]
         coarse_bound = bound * COARSE_SLACK
-        readings, coarse = coarse_readings(stretched, chunk, by_likelihood, chosen[rows], fold, coarse_bound)
-        ranked = np.argsort(coarse, axis=0, kind="stable")[:READINGS_REFINED]  # (refined, songs): reading numbers
+        readings, coarse = coarse_readings(stretched, chunk, by_likelihood, chosen[rows], fold, coarse_bound, step)
         lowest = coarse.min(axis=0)
         found = np.full(len(rows), COST_CAP, np.float32)
         out_of_reach = lowest > coarse_bound  # every reading abandoned in the first pass
         found[out_of_reach] = np.minimum(lowest[out_of_reach], COST_CAP)
+        ranked = np.argsort(coarse, axis=0, kind="stable")[:READINGS_REFINED]  # (refined, songs): reading numbers
         for picks in ranked:
             usable = np.isfinite(coarse[picks, np.arange(len(rows))]) & ~out_of_reach  # a song may have fewer readings
-            for stretch, version in sorted({readings[r][:2] for r in picks[usable]}):
-                take = np.flatnonzero(usable & np.array([readings[r][:2] == (stretch, version) for r in picks]))
-                shifts = np.array([[readings[picks[k]][2][k]] for k in take], np.float32)
-                query_version = resample(stretched[stretch], by_likelihood[version])
-                padded = pad_contours([chunk[k] for k in take])
-                tried = dtw_costs(query_version, padded, shifts, np.minimum(bound[take], found[take]), fold)
-                found[take] = np.minimum(found[take], tried)
+            tried = read_again(readings, picks, usable, stretched, by_likelihood, chunk, 1, np.minimum(bound, found), fold)
+            found = np.minimum(found, tried)
         costs[rows] = found
     return costs
 
 
-def coarsen(contour: np.ndarray) -> np.ndarray:
-    """Every ``COARSE_STEP``-th value of a contour: the first pass's resolution (means of pairs
+def coarsen(contour: np.ndarray, step: int = COARSE_STEP) -> np.ndarray:
+    """Every ``step``-th value of a contour: a first pass's resolution (means of pairs
     instead lost 4 of 100 long-song hums from the top 10, session 17)."""
-    return resample(contour, 1.0 / COARSE_STEP)
+    return contour if step == 1 else resample(contour, 1.0 / step)
+
+
+def read_again(
+    readings: list[tuple[int, int, np.ndarray]],
+    picks: np.ndarray,
+    usable: np.ndarray,
+    stretched: list[np.ndarray],
+    scales: tuple[float, ...],
+    chunk: list[np.ndarray],
+    step: int,
+    limits: np.ndarray,
+    fold: bool,
+) -> np.ndarray:
+    """(songs,) each song's reading ``picks[song]`` (a number into ``readings``, see
+    :func:`coarse_readings`) matched at resolution ``step`` (1: in full); inf where not ``usable``."""
+    out = np.full(len(chunk), np.inf, np.float32)
+    for stretch, version in sorted({readings[r][:2] for r in picks[usable]}):
+        take = np.flatnonzero(usable & np.array([readings[r][:2] == (stretch, version) for r in picks]))
+        shifts = np.array([[readings[picks[k]][2][k]] for k in take], np.float32)
+        query_version = resample(stretched[stretch], scales[version] / step)
+        padded = pad_contours([coarsen(chunk[k], step) for k in take])
+        out[take] = dtw_costs(query_version, padded, shifts, np.asarray(limits, np.float64)[take], fold)
+    return out
 
 
 def coarse_readings(
-    stretched: list[np.ndarray], chunk: list[np.ndarray], scales: tuple[float, ...], chosen: np.ndarray, fold: bool, limits: np.ndarray
+    stretched: list[np.ndarray],
+    chunk: list[np.ndarray],
+    scales: tuple[float, ...],
+    chosen: np.ndarray,
+    fold: bool,
+    limits: np.ndarray,
+    step: int = COARSE_STEP,
 ) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
     """The first pass of :func:`match_contours` over one batch of (non-empty) song contours.
 
@@ -378,7 +431,7 @@ def coarse_readings(
     tempo version each song's coarse match liked best (the tempo does not depend on the
     intervals' width), which keeps its cost to ~1/3.
     """
-    coarse_songs = pad_contours([coarsen(c) for c in chunk])
+    coarse_songs = pad_contours([coarsen(c, step) for c in chunk])
     readings: list[tuple[int, int, np.ndarray]] = []
     costs: list[np.ndarray] = []
     best_tempo = np.argmax(chosen, axis=1)
@@ -391,7 +444,7 @@ def coarse_readings(
             take = np.flatnonzero(chosen[:, version] if stretch == 0 else best_tempo == version)
             if len(take) == 0:
                 continue
-            by_key = dtw_costs(resample(hum, scale / COARSE_STEP), coarse_songs[take], shifts[take], limits[take], fold=fold, per_key=True)
+            by_key = dtw_costs(resample(hum, scale / step), coarse_songs[take], shifts[take], limits[take], fold=fold, per_key=True)
             for key in range(by_key.shape[1]):
                 row = np.full(len(chunk), np.inf)
                 row[take] = by_key[:, key]

@@ -218,6 +218,51 @@ def test_the_coarse_pass_picks_the_reading_that_fits_in_full(monkeypatch):
     assert best_only[11] < 0.5 * np.median(best_only)
 
 
+def test_long_songs_take_a_coarser_first_pass_and_short_ones_do_not(monkeypatch):
+    """Songs of at least ``LONG_SONG_VALUES`` contour values are read at ``LONG_SONG_STEP`` in the
+    first pass (session 18): the hummed song must still win, at the cost the usual step finds
+    (its best reading is the same), and songs under the threshold are matched as before."""
+    rng = np.random.default_rng(6)
+    songs = [np.repeat(rng.integers(55, 75, n).astype(np.float32), rng.integers(2, 5, n)) for n in rng.integers(60, 200, 30)]
+    passage = songs[17][100:190]
+    faster = passage[np.round(np.arange(0, len(passage), 1.2)).astype(int)]
+    query = (faster - 5.0 + rng.normal(0, 0.25, len(faster))).astype(np.float32)
+    monkeypatch.setattr(melody_match, "LONG_SONG_VALUES", 10**9)
+    usual = match_contours(query, songs, batch=8)
+    threshold = int(np.median([len(song) for song in songs]))
+    monkeypatch.setattr(melody_match, "LONG_SONG_VALUES", threshold)
+    first_pass = []  # (hum values, widest song values) of every first-pass DTW call
+    real_dtw = melody_match.dtw_costs
+
+    def spy(hum, padded, *args, **kwargs):
+        if kwargs.get("per_key"):
+            first_pass.append((len(hum), padded.shape[1]))
+        return real_dtw(hum, padded, *args, **kwargs)
+
+    batches = []  # (songs, step) of every first-pass batch
+    real_first_pass = melody_match.coarse_readings
+
+    def spy_batches(stretched, chunk, *args):
+        batches.append((len(chunk), args[-1]))
+        return real_first_pass(stretched, chunk, *args)
+
+    monkeypatch.setattr(melody_match, "dtw_costs", spy)
+    monkeypatch.setattr(melody_match, "coarse_readings", spy_batches)
+    split = match_contours(query, songs, batch=8)
+    n_long = sum(len(song) >= threshold for song in songs)
+    assert sum(n for n, step in batches if step == melody_match.LONG_SONG_STEP) == n_long  # each song in one batch
+    assert sum(n for n, step in batches if step == melody_match.COARSE_STEP) == len(songs) - n_long
+    longest = max(len(song) for song in songs)
+    as_sung = [hum for hum, width in first_pass if width == round(longest / 3)]  # the longest songs' batch, at 1/3
+    assert as_sung and len(query) // 3 <= max(as_sung) <= round(len(query) * 2 / 3)  # hum decimated alike (tempo x0.5-2)
+    assert not [width for _, width in first_pass if width == round(longest / 2)]  # not at the usual step
+    short = np.array([len(song) < threshold for song in songs])
+    np.testing.assert_allclose(split[short], usual[short], atol=0.01)  # batch make-up moves costs near the cap only
+    assert len(songs[17]) >= threshold and int(np.argmin(split)) == 17
+    assert split[17] == pytest.approx(usual[17], abs=1e-6)
+    assert split[17] < 0.5 * np.median(split)
+
+
 def test_bundle_carries_contours_and_reranking_uses_them(bundle_path, tunes):
     bundle = load_bundle(bundle_path)
     assert bundle.contour_values is not None
