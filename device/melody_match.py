@@ -93,11 +93,13 @@ first pass was ~93 % of the melody stage (cProfile). Songs of at least ``LONG_SO
 contour values now take ``LONG_SONG_STEP`` = 3 there: long songs 0.840 / 0.910 / 0.866 -> 0.840 /
 0.910 / 0.868 (top-1 / top-10 / MRR), melody stage p50 669 -> 426 ms (interleaved hum by hum, one
 pinned core); on the 2,000-tune catalogs the few tunes that long (17 and 21) take it too: the same
-top-1 / top-10 / MRR on both careful seeds (4 hums moved, all below 60th place), melody p50 295 ->
-243 ms. Step 3 for every song loses on short tunes (careful seeds 0.905 / 0.860 -> 0.885 / 0.850
-top-1; mixed skills 0.695 / 0.655 -> 0.670 / 0.630). Also tried: a cascade (every reading at step
-4, each song's best three again at step 2, the best in full): long songs 0.815 / 0.925 / 0.852 at
-step 4 and 0.830 / 0.925 / 0.864 at step 3 first, careful seeds 0.880 / 0.865 top-1 (step 4); the
+top-1 / top-10 / MRR on both careful seeds (4 hums moved, all below 60th place), mixed skills
+0.695 / 0.820 / 0.734 -> 0.695 / 0.820 / 0.733 (seed 0) and 0.655 / 0.740 / 0.685 -> 0.660 / 0.735
+/ 0.687 (seed 1), melody p50 295 -> 243 ms. Step 3 for every song loses on short tunes
+(careful seeds 0.905 / 0.860 -> 0.885 / 0.850 top-1; mixed skills 0.695 / 0.655 -> 0.670 /
+0.630). Also tried: a cascade (every reading at step 4, each song's best three again at step 2,
+the best in full): long songs 0.815 / 0.925 / 0.852 at step 4 and 0.830 / 0.925 / 0.864 at step
+3 first, careful seeds 0.880 / 0.865 top-1 (step 4); the
 other octave of each song's best key as a seventh key (a hum spanning more than an octave was
 placed by a stretch of the song in the other register: one seed-0 hum 137th -> 1st): +1 top-1 on
 seed-0 careful and mixed skills, the same on seed 1 and on long songs, ~10 % more melody time;
@@ -378,7 +380,7 @@ def match_contours(
         ranked = np.argsort(coarse, axis=0, kind="stable")[:READINGS_REFINED]  # (refined, songs): reading numbers
         for picks in ranked:
             usable = np.isfinite(coarse[picks, np.arange(len(rows))]) & ~out_of_reach  # a song may have fewer readings
-            tried = read_again(readings, picks, usable, stretched, by_likelihood, chunk, 1, np.minimum(bound, found), fold)
+            tried = match_in_full(readings, picks, usable, stretched, by_likelihood, chunk, np.minimum(bound, found), fold)
             found = np.minimum(found, tried)
         costs[rows] = found
     return costs
@@ -387,28 +389,27 @@ def match_contours(
 def coarsen(contour: np.ndarray, step: int = COARSE_STEP) -> np.ndarray:
     """Every ``step``-th value of a contour: a first pass's resolution (means of pairs
     instead lost 4 of 100 long-song hums from the top 10, session 17)."""
-    return contour if step == 1 else resample(contour, 1.0 / step)
+    return resample(contour, 1.0 / step)
 
 
-def read_again(
+def match_in_full(
     readings: list[tuple[int, int, np.ndarray]],
     picks: np.ndarray,
     usable: np.ndarray,
     stretched: list[np.ndarray],
     scales: tuple[float, ...],
     chunk: list[np.ndarray],
-    step: int,
     limits: np.ndarray,
     fold: bool,
 ) -> np.ndarray:
     """(songs,) each song's reading ``picks[song]`` (a number into ``readings``, see
-    :func:`coarse_readings`) matched at resolution ``step`` (1: in full); inf where not ``usable``."""
+    :func:`coarse_readings`) matched on the whole contours; inf where not ``usable``."""
     out = np.full(len(chunk), np.inf, np.float32)
     for stretch, version in sorted({readings[r][:2] for r in picks[usable]}):
         take = np.flatnonzero(usable & np.array([readings[r][:2] == (stretch, version) for r in picks]))
         shifts = np.array([[readings[picks[k]][2][k]] for k in take], np.float32)
-        query_version = resample(stretched[stretch], scales[version] / step)
-        padded = pad_contours([coarsen(chunk[k], step) for k in take])
+        query_version = resample(stretched[stretch], scales[version])
+        padded = pad_contours([chunk[k] for k in take])
         out[take] = dtw_costs(query_version, padded, shifts, np.asarray(limits, np.float64)[take], fold)
     return out
 
