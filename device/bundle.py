@@ -39,7 +39,7 @@ import numpy as np
 
 from device import signing
 from device.frontend import FrontEndConfig
-from device.index_vectors import agrees_with_index, read_index_vectors
+from device.index_vectors import agrees_with_index, read_index_vectors, worth_a_copy
 from device.memory import release_free_memory
 from device.signing import SIGNATURE_MEMBER
 from device.song_table import SongTable
@@ -332,7 +332,9 @@ def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = Fro
             index.load_index(str(index_path), max_elements=n_vectors)
         except (RuntimeError, ValueError, MemoryError) as exc:
             raise BundleError(f"{path}: search index does not load ({exc})") from exc
-        vectors = read_index_vectors(index_path, HNSW_HEADER.size, n_vectors, dim, *layout)
+        vectors = None
+        if worth_a_copy(n_vectors, dim, len(songs)):
+            vectors = read_index_vectors(index_path, HNSW_HEADER.size, n_vectors, dim, *layout)
     if vectors is not None and not agrees_with_index(vectors, index):
         logger.warning("%s: the index file's vectors do not read back as hnswlib's; searching through hnswlib (slower)", path)
         vectors = None

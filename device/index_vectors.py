@@ -10,8 +10,12 @@ The array is read once, at load, from the file hnswlib loaded (its documented ``
 a header, then each element's links, vector and label at fixed offsets, which
 :func:`device.bundle.check_index_header` has already checked against the manifest) and placed by
 label. It is float16, a third of what the index itself holds per vector: a cosine moves by ~1e-4.
-Above ``COPY_MAX_BYTES`` (the 100k-song scale test's 408,000 vectors would add 52 MB to a service
-capped at 400 MB) no copy is made and the search reads through hnswlib as before. The caller checks
+What the copy saves grows with the windows per song: a query reads ~160 candidate songs' windows,
+~6 ms through hnswlib at 4 per song (the 100k-song scale test, whose 408,000 vectors would add 52 MB
+to a service capped at 400 MB) but ~0.3 s on x86 at 200 per song (3.5-minute recordings at one
+window a second). So the copy is made up to ``COPY_MAX_BYTES``, and for catalogs of at least
+``MANY_WINDOWS_PER_SONG`` windows per song up to ``COPY_MAX_BYTES_MANY_WINDOWS``; beyond, the
+search reads through hnswlib as before. The caller checks
 a few rows against ``get_items`` (:func:`agrees_with_index`), so a future hnswlib that lays its
 file out differently costs speed, never a wrong answer.
 """
@@ -22,9 +26,18 @@ from pathlib import Path
 
 import numpy as np
 
-COPY_MAX_BYTES = 32 * 1024**2  # 262,144 vectors of 64 values: ~1,300 songs of 3.5 min at one window a second
+COPY_MAX_BYTES = 32 * 1024**2  # 262,144 vectors of 64 values
+MANY_WINDOWS_PER_SONG = 16  # catalogs with this many windows per song (on average) get a copy up to:
+COPY_MAX_BYTES_MANY_WINDOWS = 128 * 1024**2  # 1,048,576 vectors of 64: ~5,000 songs of 3.5 min at one window a second
 CHUNK_ELEMENTS = 16_384  # elements read per step, so loading never holds the file's full level-0 block
 CHECKED_ROWS = 16
+
+
+def worth_a_copy(count: int, dim: int, n_songs: int) -> bool:
+    """Whether a catalog of ``count`` vectors over ``n_songs`` songs gets the float16 copy (see the module docstring)."""
+    size = count * dim * 2
+    many_windows = count >= MANY_WINDOWS_PER_SONG * max(n_songs, 1)
+    return 0 < count and (size <= COPY_MAX_BYTES or (many_windows and size <= COPY_MAX_BYTES_MANY_WINDOWS))
 
 
 def read_index_vectors(
@@ -32,9 +45,9 @@ def read_index_vectors(
 ) -> np.ndarray | None:
     """(count, dim) float16 vectors by label from an hnswlib index file whose ``count`` elements of
     ``per_element`` bytes start at ``data_start`` (vector at ``offset_data``, label at
-    ``label_offset`` in each), or None when over the cap or when the labels are not exactly
-    0..count-1 (then the search reads through hnswlib)."""
-    if count * dim * 2 > COPY_MAX_BYTES or count <= 0:
+    ``label_offset`` in each), or None when the labels are not exactly 0..count-1 (then the search
+    reads through hnswlib)."""
+    if count <= 0:
         return None
     element = np.dtype(
         {

@@ -54,8 +54,18 @@ def test_the_copy_ranks_as_hnswlib_s_own_vectors_do(bundle_path, tunes):
         np.testing.assert_allclose([m.score for m in from_copy.matches], [m.score for m in through_hnswlib.matches], atol=2e-3)
 
 
+def test_a_copy_is_made_where_it_pays():
+    assert index_vectors.worth_a_copy(65_000, 64, 2_000)  # 8 MB: always
+    assert not index_vectors.worth_a_copy(408_000, 64, 100_000)  # 52 MB at 4 windows a song: ~6 ms a query to save
+    assert index_vectors.worth_a_copy(400_000, 64, 2_000)  # 51 MB at 200 windows a song: ~0.3 s a query to save
+    assert not index_vectors.worth_a_copy(index_vectors.COPY_MAX_BYTES_MANY_WINDOWS // 128 + 1, 64, 10)
+    assert index_vectors.worth_a_copy(index_vectors.COPY_MAX_BYTES // 128, 64, 10**6)
+    assert not index_vectors.worth_a_copy(0, 64, 0)
+
+
 def test_over_the_cap_the_search_reads_through_hnswlib(bundle_path, tunes, monkeypatch):
     monkeypatch.setattr(index_vectors, "COPY_MAX_BYTES", 1024)
+    monkeypatch.setattr(index_vectors, "COPY_MAX_BYTES_MANY_WINDOWS", 1024)
     bundle = load_bundle(bundle_path)
     assert bundle.vectors is None
     answer = Recognizer(bundle).recognize_audio(make_hum(tunes[0], seed=0))
