@@ -6,7 +6,7 @@ a few thousand vectors per query on short tunes and tens of thousands on ~4-minu
 2,000-song benchmark query (the whole search stage, nearly) and 185 ms of a query against 286
 long songs (session 18, cProfile). Gathering rows of an array costs microseconds.
 
-The array is read once, at load, from the file hnswlib loaded (its documented ``saveIndex`` layout:
+The array is read once, at load, from the file hnswlib loaded (the layout its ``saveIndex`` writes:
 a header, then each element's links, vector and label at fixed offsets, which
 :func:`device.bundle.check_index_header` has already checked against the manifest) and placed by
 label. It is float16, a third of what the index itself holds per vector: a cosine moves by ~1e-4.
@@ -15,9 +15,9 @@ What the copy saves grows with the windows per song: a query reads ~160 candidat
 to a service capped at 400 MB) but ~0.3 s on x86 at 200 per song (3.5-minute recordings at one
 window a second). So the copy is made up to ``COPY_MAX_BYTES``, and for catalogs of at least
 ``MANY_WINDOWS_PER_SONG`` windows per song up to ``COPY_MAX_BYTES_MANY_WINDOWS``; beyond, the
-search reads through hnswlib as before. The caller checks
-a few rows against ``get_items`` (:func:`agrees_with_index`), so a future hnswlib that lays its
-file out differently costs speed, never a wrong answer.
+search reads through hnswlib as before. The caller checks a few rows against ``get_items``
+(:func:`agrees_with_index`), so a future hnswlib that lays its file out differently costs speed,
+never a wrong answer.
 """
 
 from __future__ import annotations
