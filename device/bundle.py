@@ -298,7 +298,8 @@ def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = Fro
     ``public_key`` (an Ed25519 public key, see :mod:`device.signing`): when given, the bundle must
     carry a signature by that key over its manifest. The search index is hashed while it is
     copied to a temporary file for hnswlib, never held in memory twice, so a 100k-song bundle
-    loads within the speaker's memory budget.
+    loads within the speaker's memory budget; a float16 copy of its vectors for the search is read
+    from that file only where it pays (:func:`device.index_vectors.worth_a_copy`).
     """
     import hnswlib
 
