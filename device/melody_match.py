@@ -386,7 +386,7 @@ def match_contours(
     return costs
 
 
-def coarsen(contour: np.ndarray, step: int = COARSE_STEP) -> np.ndarray:
+def coarsen(contour: np.ndarray, step: int) -> np.ndarray:
     """Every ``step``-th value of a contour: a first pass's resolution (means of pairs
     instead lost 4 of 100 long-song hums from the top 10, session 17)."""
     return resample(contour, 1.0 / step)
@@ -421,7 +421,7 @@ def coarse_readings(
     chosen: np.ndarray,
     fold: bool,
     limits: np.ndarray,
-    step: int = COARSE_STEP,
+    step: int,
 ) -> tuple[list[tuple[int, int, np.ndarray]], np.ndarray]:
     """The first pass of :func:`match_contours` over one batch of (non-empty) song contours.
 
@@ -430,7 +430,8 @@ def coarse_readings(
     at its ``limits`` (coarse costs; inf: never), and its readings then cost a bound above it. ``chosen`` (songs,
     scales): the tempo versions tried per song; the hum with wider intervals is tried only at the
     tempo version each song's coarse match liked best (the tempo does not depend on the
-    intervals' width), which keeps its cost to ~1/3.
+    intervals' width), which keeps its cost to ~1/3. ``step``: the decimation (``COARSE_STEP``, or
+    ``LONG_SONG_STEP`` for a batch of long songs), chosen by :func:`match_contours` at call time.
     """
     coarse_songs = pad_contours([coarsen(c, step) for c in chunk])
     readings: list[tuple[int, int, np.ndarray]] = []
