@@ -7,7 +7,8 @@ Catalog: distinct tunes (no two are twins: :func:`choose_catalog`): every held-o
 trained on, nor a twin of one) but the 50 kept back as "not in the catalog", topped up with
 training tunes as distractors when ``--songs`` asks for more (the split holds 1,294 held-out
 tunes; 900 are usable targets once twins are left out). Each song is rendered as an "original recording" (an arrangement in a
-random key and tempo; ``--render melody``: a bare piano melody). Its melody contour comes from its
+random key and tempo; ``--render sung``: the same with the tune sung by Festival or a soundfont
+voice, as in a pop recording; ``--render melody``: a bare piano melody). Its melody contour comes from its
 notes (``--catalog-melody notes``: a MIDI/ABC catalog) or from the rendered audio by the pitch
 tracker (``audio``: a catalog of recordings). Queries hum held-out catalog tunes only, 4-15 s
 starting anywhere, with random style, key, tempo, errors, room and noise; so targets are neither
@@ -52,19 +53,32 @@ from index_builder.cli import DEFAULT_MODEL
 from index_builder.embed import SongEmbedding, embed_audio
 from models.hum import SKILLS, choose_seconds_per_beat, render_hum
 from models.melody import Melody, NoteEvents, load_tune_cache, tune_split, tune_twins
-from models.other_voices import INSTALL_HINT, SINGERS, missing_tools
+from models.other_voices import INSTALL_HINT, SINGERS, missing_tools, sing
 from models.render import render_arrangement, render_notes
 
 OUTSIDERS_KEPT = 50
 
 
+SUNG_STYLES = ("la", "da", "doo")  # syllables a catalog's singers sing their tunes on (``--render sung``)
+
+
 def render_song(melody: Melody, how: str, rng: np.random.Generator) -> tuple[np.ndarray, NoteEvents]:
-    """(audio, the notes it plays) of one catalog song in a random key and tempo."""
+    """(audio, the notes it plays) of one catalog song in a random key and tempo.
+
+    ``how``: "melody" (the bare tune on the catalog instrument), "arrangement" (the tune on a
+    random instrument inside chords, bass and drums) or "sung" (the same arrangement with the tune
+    sung by Festival or a soundfont voice, as a pop recording's lead is a singer; Festival sings a
+    high tune an octave lower, as a man would). The notes returned are the tune as written."""
     spb = choose_seconds_per_beat(melody, rng)
     events = melody.to_events(spb, transpose=int(rng.integers(-4, 5)))
     if how == "melody":
         return render_notes(events, rng=rng), events
-    return render_arrangement(events, spb, rng, events.end_s + 1.0), events
+    length_s = events.end_s + 1.0
+    lead = None
+    if how == "sung":
+        singer, style = str(rng.choice(SINGERS)), str(rng.choice(SUNG_STYLES))
+        lead = sing(events, style, length_s, singer, rng)
+    return render_arrangement(events, spb, rng, length_s, lead=lead), events
 
 
 _catalog_encoder: OnnxEncoder | None = None  # one per worker process (see _catalog_song)
@@ -234,7 +248,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--songs", type=int, default=2000)
     parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--render", choices=["arrangement", "melody"], default="arrangement")
+    parser.add_argument(
+        "--render",
+        choices=["arrangement", "sung", "melody"],
+        default="arrangement",
+        help="catalog songs: the tune played inside an arrangement, the same sung by Festival or a soundfont voice, or the bare tune",
+    )
     parser.add_argument("--catalog-melody", choices=["notes", "audio"], default="notes", help="song contours from notes or from audio")
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--seed", type=int, default=0)
@@ -266,9 +285,9 @@ def main() -> None:
         "--workers", type=int, default=os.cpu_count() or 1, help="processes building the catalog (the same catalog for any number)"
     )
     args = parser.parse_args()
-    lacking = missing_tools(SINGERS if args.voice != "synth" else ())  # any other voice asks for both tools
+    lacking = missing_tools(SINGERS if args.voice != "synth" or args.render == "sung" else ())  # any other voice asks for both tools
     if lacking:
-        parser.error(f"--voice {args.voice} needs {', '.join(lacking)}: {INSTALL_HINT}")
+        parser.error(f"--voice {args.voice} / --render {args.render} needs {', '.join(lacking)}: {INSTALL_HINT}")
 
     if args.shifts is not None:
         melody_match.SHIFTS_TRIED = args.shifts

@@ -113,12 +113,21 @@ def drum_track(n: int, beat_s: float, rng: np.random.Generator, sr: int = dsp.SR
     return out
 
 
-def render_arrangement(melody: NoteEvents, beat_s: float, rng: np.random.Generator, length_s: float) -> np.ndarray:
-    """The melody inside a random arrangement, mixed and put in a room: an "original recording"."""
+def render_arrangement(
+    melody: NoteEvents, beat_s: float, rng: np.random.Generator, length_s: float, lead: np.ndarray | None = None
+) -> np.ndarray:
+    """The melody inside a random arrangement, mixed and put in a room: an "original recording".
+
+    ``lead``: the melody already rendered (16 kHz, e.g. sung by :func:`models.other_voices.sing`,
+    as the lead of a pop song is) instead of played by one of ``MELODY_INSTRUMENTS``; the
+    accompaniment, mix and room are drawn as for an instrumental lead."""
     n = int(length_s * dsp.SR)
-    lead = render_notes(
-        melody, str(rng.choice(MELODY_INSTRUMENTS)), vibrato_cents=rng.choice([0.0, 15.0, 30.0]), rng=rng, length_s=length_s
-    )
+    if lead is None:
+        lead = render_notes(
+            melody, str(rng.choice(MELODY_INSTRUMENTS)), vibrato_cents=rng.choice([0.0, 15.0, 30.0]), rng=rng, length_s=length_s
+        )
+    else:
+        lead = dsp.normalise_peak(np.pad(np.asarray(lead, np.float32), (0, max(n - len(lead), 0)))[:n], 0.9)
     mix = lead.copy()
     if rng.uniform() < 0.85:  # 15 % of "recordings" are the bare melody
         chords, bass = chord_track(melody, beat_s * rng.choice([2, 4]), rng)

@@ -116,3 +116,34 @@ def test_a_festival_hum_may_need_the_soundfont_too():
     assert other_voices.tools_for("synth") == ()
     with pytest.raises(ValueError, match="unknown singer"):
         other_voices.missing_tools(["synth", "choir"])
+
+
+def test_an_arrangement_takes_a_lead_rendered_elsewhere():
+    # A pop recording's lead is a singer (benchmark --render sung): the arrangement must carry the
+    # given lead, trimmed or padded to the song's length, with chords, bass and drums around it.
+    from device.pitch import recording_pitches
+    from models.render import render_arrangement
+
+    tune = three_notes(69.0)
+    length_s = 2.5
+    lead = np.sin(2 * np.pi * 440.0 * np.arange(int(1.7 * dsp.SR)) / dsp.SR).astype(np.float32)  # shorter than the song
+    audio = render_arrangement(tune, 0.5, np.random.default_rng(0), length_s, lead=lead)
+    assert audio.dtype == np.float32 and len(audio) == int(length_s * dsp.SR)
+    pitches = recording_pitches(compute_features(audio, CONFIG), CONFIG)
+    held = pitches[int(0.3 * CONFIG.frame_rate) : int(1.5 * CONFIG.frame_rate)]
+    assert np.nanmedian(np.abs(held - 69.0)) < 0.5  # the sine's A4, not the instrument the tune would have drawn
+
+
+@needs("festival")
+@needs("soundfont")
+def test_benchmark_sung_catalog_song_carries_the_tune():
+    from benchmarks.accuracy import render_song
+    from device.pitch import recording_pitches
+
+    tune = Melody("t", "t", np.array([60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72], np.int16), np.arange(12.0), np.ones(12))
+    for seed in (0, 1):  # these streams draw Festival's "la" and a soundfont voice's "la"
+        audio, events = render_song(tune, "sung", np.random.default_rng(seed))
+        pitches = recording_pitches(compute_features(audio, CONFIG), CONFIG)
+        middles = [int((onset + 0.5 * dur) * CONFIG.frame_rate) for onset, dur in zip(events.onset, events.dur)]
+        pitch_class_error = np.abs((pitches[middles] - events.pitch + 6.0) % 12.0 - 6.0)  # Festival may sing an octave lower
+        assert np.mean(pitch_class_error < 0.75) >= 0.75, (seed, pitch_class_error)
