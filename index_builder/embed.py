@@ -27,8 +27,9 @@ RENDER_SEED = 1234
 # Part of the embedding-cache key: bump when contours are computed differently
 # (3: a multi-part MIDI file's contour is its tune part's, not the skyline over all parts;
 # 4: audio is tracked by device.pitch.recording_pitches, above the bass;
-# 5: that tracker favours the top voice and follows a Viterbi path).
-CONTOUR_VERSION = 5
+# 5: that tracker favours the top voice and follows a Viterbi path;
+# 6: its harmonics decay by 0.9 instead of 0.7, for sung leads).
+CONTOUR_VERSION = 6
 
 
 @dataclass
