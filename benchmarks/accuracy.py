@@ -1,7 +1,7 @@
 """Accuracy on held-out tunes: top-1, top-10 and MRR of synthetic hums, ours against two baselines.
 
     python -m benchmarks.accuracy --songs 2000 --queries 300 --negatives 150 --seed 0 [--catalog-melody notes|audio]
-        [--singing careful|casual|untrained|mixed] [--fit-decision]
+        [--render arrangement|sung|melody] [--singing careful|casual|untrained|mixed] [--fit-decision]
 
 Catalog: distinct tunes (no two are twins: :func:`choose_catalog`): every held-out tune (never
 trained on, nor a twin of one) but the 50 kept back as "not in the catalog", topped up with
