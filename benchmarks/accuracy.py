@@ -53,13 +53,10 @@ from index_builder.cli import DEFAULT_MODEL
 from index_builder.embed import SongEmbedding, embed_audio
 from models.hum import SKILLS, choose_seconds_per_beat, render_hum
 from models.melody import Melody, NoteEvents, load_tune_cache, tune_split, tune_twins
-from models.other_voices import INSTALL_HINT, SINGERS, missing_tools, sing
+from models.other_voices import INSTALL_HINT, SINGERS, missing_tools, sung_lead
 from models.render import render_arrangement, render_notes
 
 OUTSIDERS_KEPT = 50
-
-
-SUNG_STYLES = ("la", "da", "doo")  # syllables a catalog's singers sing their tunes on (``--render sung``)
 
 
 def render_song(melody: Melody, how: str, rng: np.random.Generator) -> tuple[np.ndarray, NoteEvents]:
@@ -74,10 +71,7 @@ def render_song(melody: Melody, how: str, rng: np.random.Generator) -> tuple[np.
     if how == "melody":
         return render_notes(events, rng=rng), events
     length_s = events.end_s + 1.0
-    lead = None
-    if how == "sung":
-        singer, style = str(rng.choice(SINGERS)), str(rng.choice(SUNG_STYLES))
-        lead = sing(events, style, length_s, singer, rng)
+    lead = sung_lead(events, length_s, rng) if how == "sung" else None
     return render_arrangement(events, spb, rng, length_s, lead=lead), events
 
 

@@ -3,6 +3,7 @@
 python -m models.gen_data --out .cache/pairs --shards 48 --pairs-per-shard 500 --seed 1
 python -m models.gen_data --out .cache/val_pairs --shards 1 --seed 7 --held-out
 python -m models.gen_data --out .cache/pairs5 --shards 32 --pairs-per-shard 250 --seed 5 --singers festival,soundfont --workers 1
+python -m models.gen_data --out .cache/pairs8 --shards 32 --pairs-per-shard 250 --seed 81 --leads instrument,sung
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 from pathlib import Path
 
 from models import other_voices
-from models.dataset import generate_shards
+from models.dataset import LEADS, generate_shards
 from models.hum import SKILLS
 from models.melody import DEFAULT_TUNE_CACHE, load_tune_cache, tune_split
 
@@ -36,14 +37,22 @@ def main() -> None:
         default="careful",
         help=f"comma-separated singing skills, each pair drawn uniformly: {', '.join(SKILLS)} (models.hum.SKILLS)",
     )
+    parser.add_argument(
+        "--leads",
+        default="instrument",
+        help=f"comma-separated leads of the recordings, each pair drawn uniformly: {', '.join(LEADS)} (sung: Festival or soundfont)",
+    )
     args = parser.parse_args()
     skills = tuple(s.strip() for s in args.skills.split(",") if s.strip())
     unknown = [s for s in skills if s not in SKILLS]
     if unknown or not skills:
         parser.error(f"--skills {args.skills}: choose from {', '.join(SKILLS)}")
+    leads = tuple(s.strip() for s in args.leads.split(",") if s.strip())
+    if not leads or any(lead not in LEADS for lead in leads):
+        parser.error(f"--leads {args.leads}: choose from {', '.join(LEADS)}")
     singers = tuple(s.strip() for s in args.singers.split(",") if s.strip())
     try:
-        lacking = other_voices.missing_tools(singers)
+        lacking = other_voices.missing_tools((*singers, *(other_voices.SINGERS if "sung" in leads else ())))
     except ValueError as error:
         parser.error(str(error))
     if lacking:
@@ -51,7 +60,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     train_keys, held_out_keys = tune_split(load_tune_cache(args.tunes))
     keys = held_out_keys if args.held_out else train_keys
-    generate_shards(args.out, keys, args.shards, args.pairs_per_shard, args.seed, args.workers, args.tunes, singers, skills)
+    generate_shards(args.out, keys, args.shards, args.pairs_per_shard, args.seed, args.workers, args.tunes, singers, skills, leads)
 
 
 if __name__ == "__main__":

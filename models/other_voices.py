@@ -40,6 +40,9 @@ SHORTEST_NOTE_S = 0.05
 FESTIVAL_HIGHEST = 70.0  # MIDI (466 Hz): its man's voice crashes (SIGSEGV) on some scores near 580 Hz
 
 
+SUNG_STYLES = ("la", "da", "doo")  # syllables a song's singer sings its tune on (a "recording" with a sung lead)
+
+
 INSTALL_HINT = "apt install festival festvox-kallpc16k fluidsynth fluid-soundfont-gm"
 
 
@@ -92,6 +95,15 @@ def sing(events: NoteEvents, style: str, length_s: float, singer: str, rng: np.r
     out = np.zeros(n, np.float32)
     out[: min(n, len(audio))] = audio[:n]
     return dsp.normalise_peak(out) if np.any(out) else out
+
+
+def sung_lead(events: NoteEvents, length_s: float, rng: np.random.Generator) -> np.ndarray:
+    """The tune of a song sung by Festival or a soundfont voice on one of :data:`SUNG_STYLES`: the
+    lead of a "recording" whose tune is sung, as a pop song's is (dry; the arrangement, mix and room
+    are :func:`models.render.render_arrangement`'s). The notes are sung as written, as a
+    professional singer would; Festival sings a high tune an octave lower, as a man would."""
+    singer, style = str(rng.choice(SINGERS)), str(rng.choice(SUNG_STYLES))
+    return sing(events, style, length_s, singer, rng)
 
 
 def _playable(events: NoteEvents) -> NoteEvents:

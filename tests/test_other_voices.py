@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from device.frontend import FrontEndConfig, compute_features
-from device.pitch import frame_pitches
+from device.pitch import frame_pitches, recording_pitches
 from models import dsp, other_voices
 from models.hum import render_hum
 from models.melody import Melody, NoteEvents
@@ -109,6 +109,34 @@ def test_training_shards_can_be_sung_by_other_voices(tmp_path):
     assert np.abs(ours["hum"][0].astype(np.float32) - other["hum"][0].astype(np.float32)).mean() > 0.5
 
 
+@needs("festival")
+@needs("soundfont")
+def test_training_recordings_can_have_a_sung_lead(tmp_path):
+    # models.gen_data --leads: a pair's "recording" may carry its tune sung (as most songs people
+    # hum do); shards of instrument leads alone draw nothing for the choice and stay reproducible.
+    import gzip
+    import json
+
+    from models.dataset import generate_shard
+
+    cache = tmp_path / "tunes.json.gz"
+    scale = [60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60, 62]
+    tunes = {"tune0": {"title": "tune 0", "pitch": scale, "onset": list(range(16)), "dur": [1.0] * 16}}
+    with gzip.open(cache, "wt", encoding="utf-8") as handle:
+        json.dump(tunes, handle)
+    plain = np.load(generate_shard(tmp_path / "plain.npz", ["tune0"], 2, seed=4, cache=cache))
+    instrument = np.load(generate_shard(tmp_path / "instrument.npz", ["tune0"], 2, seed=4, cache=cache, leads=("instrument",)))
+    sung = np.load(generate_shard(tmp_path / "sung.npz", ["tune0"], 2, seed=4, cache=cache, leads=("sung",)))
+    np.testing.assert_array_equal(plain["recording"], instrument["recording"])
+    assert np.abs(plain["recording"][0].astype(np.float32) - sung["recording"][0].astype(np.float32)).mean() > 0.5
+    for features in sung["recording"].astype(np.float32):  # a tune in some key is heard: the scale's notes, transposed
+        pitches = recording_pitches(features, CONFIG)
+        voiced = pitches[np.isfinite(pitches)]
+        assert len(voiced) > 0.3 * len(pitches)
+        distance = [np.abs((voiced[:, None] - np.array(scale)[None, :] - k + 6.0) % 12.0 - 6.0).min(axis=1) for k in range(12)]
+        assert max(np.mean(d < 0.75) for d in distance) > 0.7
+
+
 def test_a_festival_hum_may_need_the_soundfont_too():
     # Festival cannot whistle: a run with Festival's hums must find both tools before it starts.
     assert other_voices.tools_for("festival") == ("festival", "soundfont")
@@ -121,7 +149,6 @@ def test_a_festival_hum_may_need_the_soundfont_too():
 def test_an_arrangement_takes_a_lead_rendered_elsewhere():
     # A pop recording's lead is a singer (benchmark --render sung): the arrangement must carry the
     # given lead, trimmed or padded to the song's length, with chords, bass and drums around it.
-    from device.pitch import recording_pitches
     from models.render import render_arrangement
 
     tune = three_notes(69.0)
@@ -138,7 +165,6 @@ def test_an_arrangement_takes_a_lead_rendered_elsewhere():
 @needs("soundfont")
 def test_benchmark_sung_catalog_song_carries_the_tune():
     from benchmarks.accuracy import render_song
-    from device.pitch import recording_pitches
 
     tune = Melody("t", "t", np.array([60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72], np.int16), np.arange(12.0), np.ones(12))
     for seed in (0, 1):  # these streams draw Festival's "la" and a soundfont voice's "la"
