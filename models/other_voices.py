@@ -13,8 +13,10 @@ were made by other people for other purposes:
 
 Both follow the notes a person would sing (:func:`models.hum.humanize`: key, tempo, rubato,
 intonation, dropped and added notes); the room, microphone and noise are added afterwards by
-:func:`models.hum.degrade`, as for our own voice. Neither tool is needed by the product: only the
-benchmark's ``--voice`` option uses them, and :func:`available` tells whether they are installed.
+:func:`models.hum.degrade`, as for our own voice. They also sing the tune inside a "recording"
+(:func:`sung_lead`), as a pop song's singer does. Neither tool is needed by the product: only the
+benchmark's ``--voice`` / ``--render sung`` and the training data's ``--singers`` / ``--leads``
+use them, and :func:`available` tells whether they are installed.
 """
 
 from __future__ import annotations
