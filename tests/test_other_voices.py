@@ -82,23 +82,31 @@ def test_unknown_singer_is_a_clear_error():
         other_voices.available("elvis")
 
 
+SCALE = [60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60, 62]  # the small tunes of the training-shard tests
+
+
+def write_scale_tunes(path, shifts) -> list[str]:
+    """A tune cache in the corpus cache's format (models.melody.load_tune_cache) holding ``SCALE``
+    transposed by each of ``shifts``, one beat a note; returns the tune keys, sorted."""
+    import gzip
+    import json
+
+    tunes = {
+        f"tune{k}": {"title": f"tune {k}", "pitch": [p + k for p in SCALE], "onset": list(range(16)), "dur": [1.0] * 16} for k in shifts
+    }
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        json.dump(tunes, handle)
+    return sorted(tunes)
+
+
 @needs("soundfont")
 def test_training_shards_can_be_sung_by_other_voices(tmp_path):
     # The encoder must hear more than one voice (models.gen_data --singers); a shard of one singer
     # draws nothing for the choice, so the shards made before singers existed are reproduced.
-    import gzip
-    import json
-
     from models.dataset import generate_shard
 
-    cache = tmp_path / "tunes.json.gz"  # two small tunes in the corpus cache's format
-    scale = [60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60, 62]
-    tunes = {
-        f"tune{k}": {"title": f"tune {k}", "pitch": [p + k for p in scale], "onset": list(range(16)), "dur": [1.0] * 16} for k in (0, 3)
-    }
-    with gzip.open(cache, "wt", encoding="utf-8") as handle:
-        json.dump(tunes, handle)
-    keys = sorted(tunes)
+    cache = tmp_path / "tunes.json.gz"
+    keys = write_scale_tunes(cache, (0, 3))
     ours = np.load(generate_shard(tmp_path / "synth.npz", keys, 2, seed=3, cache=cache))
     again = np.load(generate_shard(tmp_path / "synth_again.npz", keys, 2, seed=3, cache=cache, singers=("synth",)))
     other = np.load(generate_shard(tmp_path / "soundfont.npz", keys, 2, seed=3, cache=cache, singers=("soundfont",)))
@@ -114,16 +122,10 @@ def test_training_shards_can_be_sung_by_other_voices(tmp_path):
 def test_training_recordings_can_have_a_sung_lead(tmp_path):
     # models.gen_data --leads: a pair's "recording" may carry its tune sung (as most songs people
     # hum do); shards of instrument leads alone draw nothing for the choice and stay reproducible.
-    import gzip
-    import json
-
     from models.dataset import generate_shard
 
     cache = tmp_path / "tunes.json.gz"
-    scale = [60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60, 62]
-    tunes = {"tune0": {"title": "tune 0", "pitch": scale, "onset": list(range(16)), "dur": [1.0] * 16}}
-    with gzip.open(cache, "wt", encoding="utf-8") as handle:
-        json.dump(tunes, handle)
+    write_scale_tunes(cache, (0,))
     plain = np.load(generate_shard(tmp_path / "plain.npz", ["tune0"], 2, seed=4, cache=cache))
     instrument = np.load(generate_shard(tmp_path / "instrument.npz", ["tune0"], 2, seed=4, cache=cache, leads=("instrument",)))
     sung = np.load(generate_shard(tmp_path / "sung.npz", ["tune0"], 2, seed=4, cache=cache, leads=("sung",)))
@@ -133,7 +135,7 @@ def test_training_recordings_can_have_a_sung_lead(tmp_path):
         pitches = recording_pitches(features, CONFIG)
         voiced = pitches[np.isfinite(pitches)]
         assert len(voiced) > 0.3 * len(pitches)
-        distance = [np.abs((voiced[:, None] - np.array(scale)[None, :] - k + 6.0) % 12.0 - 6.0).min(axis=1) for k in range(12)]
+        distance = [np.abs((voiced[:, None] - np.array(SCALE)[None, :] - k + 6.0) % 12.0 - 6.0).min(axis=1) for k in range(12)]
         assert max(np.mean(d < 0.75) for d in distance) > 0.7
 
 
