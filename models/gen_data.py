@@ -10,12 +10,26 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Collection
 from pathlib import Path
 
 from models import other_voices
 from models.dataset import LEADS, generate_shards
 from models.hum import SKILLS
 from models.melody import DEFAULT_TUNE_CACHE, load_tune_cache, tune_split
+
+
+def comma_list(text: str) -> tuple[str, ...]:
+    """The non-empty items of a comma-separated option, stripped."""
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def checked_choices(parser: argparse.ArgumentParser, option: str, text: str, allowed: Collection[str]) -> tuple[str, ...]:
+    """``comma_list(text)``, or a usage error when it is empty or names anything not in ``allowed``."""
+    chosen = comma_list(text)
+    if not chosen or any(item not in allowed for item in chosen):
+        parser.error(f"{option} {text}: choose from {', '.join(allowed)}")
+    return chosen
 
 
 def main() -> None:
@@ -43,20 +57,15 @@ def main() -> None:
         help=f"comma-separated leads of the recordings, each pair drawn uniformly: {', '.join(LEADS)} (sung: Festival or soundfont)",
     )
     args = parser.parse_args()
-    skills = tuple(s.strip() for s in args.skills.split(",") if s.strip())
-    unknown = [s for s in skills if s not in SKILLS]
-    if unknown or not skills:
-        parser.error(f"--skills {args.skills}: choose from {', '.join(SKILLS)}")
-    leads = tuple(s.strip() for s in args.leads.split(",") if s.strip())
-    if not leads or any(lead not in LEADS for lead in leads):
-        parser.error(f"--leads {args.leads}: choose from {', '.join(LEADS)}")
-    singers = tuple(s.strip() for s in args.singers.split(",") if s.strip())
+    skills = checked_choices(parser, "--skills", args.skills, SKILLS)
+    leads = checked_choices(parser, "--leads", args.leads, LEADS)
+    singers = comma_list(args.singers)  # checked with the tools they need
     try:
         lacking = other_voices.missing_tools((*singers, *(other_voices.SINGERS if "sung" in leads else ())))
     except ValueError as error:
         parser.error(str(error))
     if lacking:
-        parser.error(f"--singers {args.singers} needs {', '.join(lacking)}: {other_voices.INSTALL_HINT}")
+        parser.error(f"--singers {args.singers} --leads {args.leads} need {', '.join(lacking)}: {other_voices.INSTALL_HINT}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     train_keys, held_out_keys = tune_split(load_tune_cache(args.tunes))
     keys = held_out_keys if args.held_out else train_keys
