@@ -1,7 +1,7 @@
 """Accuracy on held-out tunes: top-1, top-10 and MRR of synthetic hums, ours against two baselines.
 
     python -m benchmarks.accuracy --songs 2000 --queries 300 --negatives 150 --seed 0 [--catalog-melody notes|audio]
-        [--render arrangement|sung|melody] [--singing careful|casual|untrained|mixed] [--fit-decision]
+        [--render arrangement|sung|melody] [--singing careful|casual|untrained|mixed] [--mains-hum SNR_DB] [--fit-decision]
 
 Catalog: distinct tunes (no two are twins: :func:`choose_catalog`): every held-out tune (never
 trained on, nor a twin of one) but the 50 kept back as "not in the catalog", topped up with
@@ -51,7 +51,7 @@ from device.windows import WindowConfig
 from index_builder.bundle_writer import write_bundle
 from index_builder.cli import DEFAULT_MODEL
 from index_builder.embed import SongEmbedding, embed_audio
-from models.hum import SKILLS, choose_seconds_per_beat, render_hum
+from models.hum import SKILLS, add_mains_hum, choose_seconds_per_beat, render_hum
 from models.melody import Melody, NoteEvents, load_tune_cache, tune_split, tune_twins
 from models.other_voices import INSTALL_HINT, SINGERS, missing_tools, sung_lead
 from models.render import render_arrangement, render_notes
@@ -276,6 +276,13 @@ def main() -> None:
         help="the singers' errors (models.hum.SKILLS): careful, casual, untrained (compressed leaps, drift, wrong notes), or any per hum",
     )
     parser.add_argument(
+        "--mains-hum",
+        type=float,
+        default=None,
+        metavar="SNR_DB",
+        help="add mains buzz (50 or 60 Hz and harmonics) this many dB below every hum, as a USB microphone on a ground loop does",
+    )
+    parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="processes building the catalog (the same catalog for any number)"
     )
     args = parser.parse_args()
@@ -310,10 +317,19 @@ def main() -> None:
         )[0]
         for q in range(args.negatives)
     ]
+    if args.mains_hum is not None:  # own streams: the hums' other draws stay as without it
+        queries = [
+            (target, add_mains_hum(audio, args.mains_hum, np.random.default_rng([args.seed, 5 * 10**6 + q])), cond, length)
+            for q, (target, audio, cond, length) in enumerate(queries)
+        ]
+        outsider_hums = [
+            add_mains_hum(audio, args.mains_hum, np.random.default_rng([args.seed, 6 * 10**6 + q])) for q, audio in enumerate(outsider_hums)
+        ]
+    buzz = "" if args.mains_hum is None else f", mains buzz {args.mains_hum:g} dB below every hum"
     print(
         f"\ncatalog: {len(catalog)} distinct tunes ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
         f"rendered as {args.render}, melody contours from {args.catalog_melody}; {args.queries} hums; "
-        f"{args.negatives} hums of tunes not in the catalog; sung by {args.voice} ({args.singing} singers); model {args.model.name}; "
+        f"{args.negatives} hums of tunes not in the catalog; sung by {args.voice} ({args.singing} singers){buzz}; model {args.model.name}; "
         f"melody stage re-ranks {args.rerank}, hum intervals x{'/'.join(map(str, melody_match.INTERVAL_SCALES))}; "
         f"catalog built in {build_s:.0f} s\n"
     )

@@ -63,6 +63,20 @@ def pink_noise(n: int, rng: np.random.Generator, slope: float = 1.0) -> np.ndarr
     return (noise / max(np.std(noise), 1e-12)).astype(np.float32)
 
 
+def mains_buzz(n: int, rng: np.random.Generator, mains_hz: float = 50.0, harmonics: int = 20, sr: int = SR) -> np.ndarray:
+    """The buzz a ground loop or a cheap power supply puts on a microphone line: ``mains_hz`` (50 or
+    60) and its harmonics, each 0.7 of the one below, random phases, the frequency off by up to
+    0.5 % (a grid's drift and a sound card's clock); unit RMS. A steady tone in the same bands in
+    every frame, unlike the broadband noises above."""
+    t = np.arange(n) / sr
+    f0 = mains_hz * (1.0 + rng.uniform(-0.005, 0.005))
+    buzz = np.zeros(n)
+    for k in range(1, harmonics + 1):
+        if k * f0 < sr / 2:
+            buzz += 0.7 ** (k - 1) * np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 2 * np.pi))
+    return (buzz / max(float(np.std(buzz)), 1e-12)).astype(np.float32)
+
+
 def butter(audio: np.ndarray, kind: str, cutoff_hz: float | tuple[float, float], order: int = 2, sr: int = SR) -> np.ndarray:
     sos = signal.butter(order, cutoff_hz, btype=kind, fs=sr, output="sos")
     return signal.sosfilt(sos, audio).astype(np.float32)

@@ -250,6 +250,14 @@ def degrade(
     return audio.astype(np.float32)
 
 
+def add_mains_hum(audio: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """``audio`` (a hum as :func:`render_hum` gives it) with mains buzz (50 or 60 Hz and harmonics,
+    :func:`models.dsp.mains_buzz`) ``snr_db`` below it: what a USB microphone on a ground loop adds.
+    Kept apart from :func:`degrade` so that hums drawn without it stay as they were."""
+    buzz = dsp.mains_buzz(len(audio), rng, float(rng.choice([50.0, 60.0])))
+    return dsp.mix_at_snr(audio, buzz, snr_db)
+
+
 def random_conditions(rng: np.random.Generator, melody: Melody) -> HumConditions:
     style = str(rng.choice(STYLES, p=[0.3, 0.25, 0.2, 0.1, 0.15]))
     register = "whistle" if style == "whistle" else str(rng.choice(["low", "high"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.hum import SKILLS, humanize, render_hum
+from models.hum import SKILLS, add_mains_hum, humanize, render_hum
 from models.melody import Melody
 
 
@@ -45,3 +45,15 @@ def test_every_profile_keeps_errors_within_its_own_bounds():
     for name, errors in SKILLS.items():
         assert 0 <= errors.interval_scale[0] <= errors.interval_scale[1] <= 1.0, name
         assert errors.intonation_sd[0] <= errors.intonation_sd[1], name
+
+
+def test_mains_hum_sits_at_its_snr_on_the_mains_frequency():
+    """The benchmark's --mains-hum: buzz at exactly the asked level below the hum, strongest at 50
+    or 60 Hz (within the 0.5 % drift)."""
+    audio, _ = render_hum(leaping_tune(), 0.4, 0.0, 4.0, np.random.default_rng(2))
+    buzzed = add_mains_hum(audio, 20.0, np.random.default_rng(3))
+    buzz = buzzed - audio
+    assert abs(20 * np.log10(np.sqrt(np.mean(audio**2)) / np.sqrt(np.mean(buzz**2))) - 20.0) < 0.01
+    spectrum = np.abs(np.fft.rfft(buzz))
+    peak_hz = np.fft.rfftfreq(len(buzz), 1 / 16000)[np.argmax(spectrum)]
+    assert any(abs(peak_hz - mains) < 0.006 * mains for mains in (50.0, 60.0))

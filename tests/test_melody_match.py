@@ -26,9 +26,11 @@ from device.pitch import (
     smoothest_path,
     unpack_contour,
     voice_pitches,
+    without_noise_floor,
 )
 from device.recognizer import Recognizer
 from device.search import SearchConfig
+from models.dsp import mains_buzz, mix_at_snr
 from tests.conftest import make_hum
 
 SR = 16000
@@ -407,3 +409,24 @@ def test_limits_drop_songs_in_the_first_pass_but_keep_songs_under_them_exact():
     others = np.arange(40) != 17
     assert np.all(free[others] > 0.6)
     assert np.all(bounded[others] >= 0.6 - 1e-6)
+
+
+def test_hum_tracker_does_not_hear_mains_buzz_between_notes():
+    """A low hum (A2-E3) with 0.35 s pauses, and 50 Hz mains buzz 15 dB below it (a USB microphone
+    on a ground loop): in the pauses the buzz's 100 and 150 Hz harmonics pass for notes, inside the
+    hum's range; the hum tracker takes each band's steady floor out first and keeps only the hum."""
+    notes_hz = (110.0, 123.47, 130.81, 146.83, 164.81, 146.83, 130.81, 123.47)
+    pause = np.zeros(int(0.35 * SR), np.float32)
+    hum = np.concatenate([np.concatenate([harmonic_tone(f, 0.45), pause]) for f in notes_hz])
+    frames = compute_features(mix_at_snr(hum, mains_buzz(len(hum), np.random.default_rng(0), 50.0), 15.0))
+    sung = 69 + 12 * np.log2(np.array(notes_hz) / 440)
+
+    def off_the_tune(values: np.ndarray) -> int:
+        return int(np.sum(np.min(np.abs(values[:, None] - sung[None, :]), axis=1) > 0.75))
+
+    raw = frame_pitches(frames, FrontEndConfig(), voicing_db=HUM_VOICING_DB)
+    assert off_the_tune(raw[~np.isnan(raw)]) >= 20  # the buzz, heard in the pauses
+    contour = hum_contour(frames, FrontEndConfig())
+    assert off_the_tune(contour) == 0 and len(contour) >= 30  # ~37 values of the eight notes
+    floor_removed = without_noise_floor(frames)
+    assert floor_removed.shape == frames.shape and np.all(np.isfinite(floor_removed))
