@@ -260,11 +260,13 @@ HUM_JUMP_CAP_SEMITONES = 12.0
 # without -> with): seed-0 careful 0.905 / 0.955 / 0.925 -> 0.910 / 0.965 / 0.932, seed 1 careful
 # 0.860 / 0.905 / 0.877 -> 0.860 / 0.905 / 0.875, mixed skills seed 0 0.695 / 0.820 / 0.733 ->
 # 0.700 / 0.820 / 0.734 and seed 1 0.660 / 0.735 / 0.687 -> 0.675 / 0.735 / 0.696, other voices
-# (seed 0) 0.815 / 0.890 / 0.844 -> 0.810 / 0.895 / 0.841; the first 100 seed-0 careful hums with
-# mains buzz 25 dB below them 0.840 / 0.940 -> 0.880 / 0.940 (without buzz 0.910 / 0.960), 15 dB
-# below 0.820 / 0.900 -> 0.880 / 0.930. Percentiles 2 / 10 / 20: seed-0 careful top-1 0.900 /
-# 0.895 / 0.890 (20 took short hums' notes: four hums of 4-5.5 s fell from first to 13th-161st or
-# out of the re-rank); 20 with the voicing test on the raw frames: the buzz untouched (0.810).
+# (seed 0) 0.815 / 0.890 / 0.844 -> 0.810 / 0.895 / 0.841: within a hum or two, as the benchmark
+# commands confirm (README "Session 21"). With mains buzz 25 dB below every hum (`benchmarks.accuracy
+# --mains-hum 25`, seed 0 careful) 0.860 / 0.950 / 0.898 -> 0.865 / 0.955 / 0.904: the buzz costs ~4.5
+# points of top-1 either way, most of it in the embedding (alone 0.465 -> 0.435); a scratch buzz of
+# 50 Hz only on the first 100 hums cost the old tracker more (0.910 -> 0.840; with the floor taken
+# out 0.880). Percentiles 2 / 10 / 20 (offline): seed-0 careful top-1 0.900 / 0.895 / 0.890 (20 took
+# short hums' notes: four hums of 4-5.5 s fell from first to 13th-161st or out of the re-rank).
 HUM_NOISE_FLOOR_PERCENTILE = 5.0
 HUM_NOISE_FLOOR_KEEP = 1e-4  # what is left of a band's power at most taken away (-40 dB)
 
