@@ -62,6 +62,12 @@ def make_pair(
     return hum_features, recording_features, conditions.to_dict()
 
 
+def one_of(options: tuple[str, ...], rng: np.random.Generator) -> str:
+    """One of ``options``, drawn uniformly; a single option draws nothing, so shards made before an
+    option had alternatives are reproduced exactly."""
+    return options[0] if len(options) == 1 else options[rng.integers(len(options))]
+
+
 def generate_shard(
     path: Path,
     tune_keys: list[str],
@@ -94,9 +100,7 @@ def generate_shard(
     for i in range(n_pairs):
         key = tune_keys[rng.integers(len(tune_keys))]
         distractor = tunes[tune_keys[rng.integers(len(tune_keys))]]
-        singer = singers[0] if len(singers) == 1 else singers[rng.integers(len(singers))]
-        skill = skills[0] if len(skills) == 1 else skills[rng.integers(len(skills))]
-        lead = leads[0] if len(leads) == 1 else leads[rng.integers(len(leads))]
+        singer, skill, lead = (one_of(options, rng) for options in (singers, skills, leads))
         hums[i], recordings[i], _ = make_pair(tunes[key], distractor, rng, config, singer, skill, lead)
         tune_ids[i] = key_index[key]
     tmp = path.with_name(f"partial-{path.name}")  # not matched by the shard_*.npz glob
