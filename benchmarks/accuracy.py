@@ -83,10 +83,12 @@ def _init_catalog_worker(model: bytes, threads: int) -> None:
     _catalog_encoder = OnnxEncoder(model, threads=threads)
 
 
-def _catalog_song(job: tuple[Melody, str, int, int, str, bool]) -> tuple[SongEmbedding, np.ndarray | None, np.ndarray | None]:
+def _catalog_song(
+    job: tuple[Melody, str, int, int, str, bool, WindowConfig],
+) -> tuple[SongEmbedding, np.ndarray | None, np.ndarray | None]:
     """Renders and embeds catalog song ``i`` (its own random stream, so any worker gives the same result)."""
-    melody, how, seed, i, melody_from, with_extras = job
-    frontend, windows = FrontEndConfig(), WindowConfig()
+    melody, how, seed, i, melody_from, with_extras, windows = job
+    frontend = FrontEndConfig()
     audio, events = render_song(melody, how, np.random.default_rng([seed, i]))
     song = embed_audio(audio, _catalog_encoder, frontend, windows, melody.key, events if melody_from == "notes" else None)
     if not with_extras:
@@ -105,15 +107,17 @@ def build_catalog(
     melody_from: str = "notes",
     extras: dict | None = None,
     workers: int = 1,
+    windows: WindowConfig = WindowConfig(),
 ) -> Path:
     """Renders every tune, embeds it as the index builder does, and writes their bundle.
 
     ``melody_from``: song contours from the notes ("notes") or from the rendered audio ("audio").
     ``extras``: when given, filled with what the baselines need ("notes_contours", "mfcc").
     ``workers``: processes rendering and embedding songs (each song draws from its own stream, so
-    the catalog is the same for any number).
+    the catalog is the same for any number). ``windows``: the song and query hops the bundle carries
+    (the window hop choices are measured by varying them; see ``--song-hop`` / ``--query-hop``).
     """
-    jobs = [(melody, how, seed, i, melody_from, extras is not None) for i, melody in enumerate(tunes)]
+    jobs = [(melody, how, seed, i, melody_from, extras is not None, windows) for i, melody in enumerate(tunes)]
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers, initializer=_init_catalog_worker, initargs=(model, 1)) as pool:
             results = list(pool.map(_catalog_song, jobs, chunksize=4))
@@ -133,7 +137,7 @@ def build_catalog(
         songs,
         np.concatenate([song.vectors for song, _, _ in results]),
         FrontEndConfig(),
-        WindowConfig(),
+        windows,
         tflite_model=tflite_model,
         contours=[song.contour for song, _, _ in results],
         contour_estimated=[song.contour_estimated for song, _, _ in results],
@@ -282,10 +286,19 @@ def main() -> None:
         metavar="SNR_DB",
         help="add mains buzz (50 or 60 Hz and harmonics) this many dB below every hum, as a USB microphone on a ground loop does",
     )
+    shipped = WindowConfig()
+    parser.add_argument(
+        "--song-hop", type=int, default=shipped.song_hop, metavar="FRAMES", help="frames between catalog windows (25 frames = 1 s)"
+    )
+    parser.add_argument(
+        "--query-hop", type=int, default=shipped.query_hop, metavar="FRAMES", help="frames between a hum's windows (25 frames = 1 s)"
+    )
     parser.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="processes building the catalog (the same catalog for any number)"
     )
     args = parser.parse_args()
+    if args.song_hop < 1 or args.query_hop < 1:
+        parser.error("--song-hop and --query-hop are whole frames, at least 1")
     lacking = missing_tools(SINGERS if args.voice != "synth" or args.render == "sung" else ())  # any other voice asks for both tools
     if lacking:
         parser.error(f"--voice {args.voice} / --render {args.render} needs {', '.join(lacking)}: {INSTALL_HINT}")
@@ -300,7 +313,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.humbundle"
         model = args.model.read_bytes()
-        build_catalog(catalog, args.render, model, path, args.seed, melody_from=args.catalog_melody, extras=extras, workers=args.workers)
+        windows = replace(shipped, song_hop=args.song_hop, query_hop=args.query_hop)
+        build_catalog(
+            catalog,
+            args.render,
+            model,
+            path,
+            args.seed,
+            melody_from=args.catalog_melody,
+            extras=extras,
+            workers=args.workers,
+            windows=windows,
+        )
         bundle = load_bundle(path)
     build_s = time.time() - started
     queries = [
@@ -331,6 +355,7 @@ def main() -> None:
         f"rendered as {args.render}, melody contours from {args.catalog_melody}; {args.queries} hums; "
         f"{args.negatives} hums of tunes not in the catalog; sung by {args.voice} ({args.singing} singers){buzz}; model {args.model.name}; "
         f"melody stage re-ranks {args.rerank}, hum intervals x{'/'.join(map(str, melody_match.INTERVAL_SCALES))}; "
+        f"song / query window hops {args.song_hop} / {args.query_hop} frames; "
         f"catalog built in {build_s:.0f} s\n"
     )
     ours = Recognizer(bundle, threads=1, search=replace(SearchConfig(), rerank=args.rerank))
