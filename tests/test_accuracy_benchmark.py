@@ -34,7 +34,7 @@ def test_catalog_and_queries_use_the_asked_window_hops(tunes, tmp_path):
     recognizer = Recognizer(fine)
     query = recognizer.start_query()
     query.push(make_hum(chosen[0], seed=1, length_s=9.0))
-    per_scale = recognizer.search.tempo_scales
+    scales = recognizer.search.tempo_scales
     embeddings = query.finish()
-    at_written_tempo = embeddings[per_scale.index(1.0)]
+    at_written_tempo = embeddings[scales.index(1.0)]
     assert len(at_written_tempo) == len(window_starts(len(query.used_frames), finer.length, 6))
