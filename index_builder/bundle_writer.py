@@ -35,6 +35,7 @@ from device.recognizer import Decision
 from device.signing import SIGNATURE_MEMBER
 from device.windows import WindowConfig
 from index_builder import __version__
+from index_builder.embed import CONTOUR_VERSION
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,9 @@ def write_bundle(
     backends, carried so a speaker can run either runtime against this bundle. ``signing_key``
     (Ed25519 private key) signs the manifest. ``contours``: each song's melody contour
     (:mod:`device.pitch`), for the re-ranking stage; ``contour_estimated``: which of them were
-    tracked from audio (default: none). ``decision``: default, the calibration for the catalog's
+    tracked from audio (default: none). The manifest records the contour version that made them
+    (:data:`index_builder.embed.CONTOUR_VERSION`), so ``hum-index add`` can tell when it would mix
+    contours of two trackers. ``decision``: default, the calibration for the catalog's
     kind (:meth:`device.recognizer.Decision.for_catalog`).
     """
     decision = decision or Decision.for_catalog(contour_estimated if contours is not None else None)
@@ -136,6 +139,8 @@ def write_bundle(
         "search": {"ef": index_config.ef, "m": index_config.m, "ef_construction": index_config.ef_construction},
         "decision": asdict(decision),
     }
+    if contours is not None:
+        manifest["contour_versions"] = [CONTOUR_VERSION]
     return write_archive(out_path, manifest, members, songs, int(len(vectors)), signing_key)
 
 

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from device import signing
-from device.bundle import BundleError, load_bundle, read_manifest
+from device.bundle import MELODY_MEMBER, BundleError, load_bundle, read_manifest
 from device.encoder_runtime import ModelError, OnnxEncoder
 from device.frontend import FrontEndConfig
 from device.recognizer import Recognizer
@@ -32,7 +32,7 @@ from index_builder.bundle_writer import write_bundle
 from index_builder.catalog import CatalogError, scan_catalog
 from index_builder.embed_cache import EmbeddingCache, default_cache_dir
 from index_builder.embed_catalog import CatalogEmbedding, cache_settings, embed_catalog, hash_entries
-from index_builder.extend import extend_bundle, plan_additions
+from index_builder.extend import extend_bundle, mixed_contours_warning, plan_additions
 
 logger = logging.getLogger("hum-index")
 
@@ -118,6 +118,9 @@ def run_add(args: argparse.Namespace) -> int:
     for line in plan.already_present:
         logger.info("already in the bundle: %s", line)
     frontend, windows = bundle.frontend, bundle.windows
+    mixed = mixed_contours_warning(bundle) if plan.to_embed else None
+    if mixed:
+        logger.warning("%s: %s", args.bundle, mixed)
     if plan.to_embed:
         added = embed_catalog(
             plan.to_embed,
@@ -165,11 +168,18 @@ def run_info(args: argparse.Namespace) -> int:
         ("model sha256", manifest.get("model_sha256")),
         ("encoder formats", ", ".join(sorted(manifest.get("models", {"onnx": ""})))),
         ("windows", manifest.get("windows")),
+        ("contour versions", _contour_versions(manifest)),
         ("signature", f"Ed25519, key {manifest.get('signed_by')}" if signature is not None else "none (unsigned)"),
     ]
     for name, value in rows:
         print(f"{name:>16}: {value}")
     return 0
+
+
+def _contour_versions(manifest: dict) -> str:
+    if MELODY_MEMBER not in manifest.get("members", {}):
+        return "no melody contours"
+    return ", ".join("unrecorded" if v is None else str(v) for v in manifest.get("contour_versions", [None]))
 
 
 def run_verify(args: argparse.Namespace) -> int:

@@ -6,6 +6,11 @@ numbers), the song table is extended, and the whole is written as a new bundle b
 as ``build``. A file whose content is already in the bundle is skipped (pointing ``add`` at the
 whole catalog folder every week is fine); a different file under an id the bundle already uses is
 reported and skipped, never silently replacing a song.
+
+The old songs' melody contours are kept as they are. When the bundle was built by a hum-index
+whose contours were computed differently (another :data:`~index_builder.embed.CONTOUR_VERSION`),
+the new songs' contours come from this one's tracker: ``add`` says so before embedding, and the
+manifest lists every version the bundle's contours now come from (a rebuild makes them one).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from device.bundle import INDEX_MEMBER, MELODY_MEMBER, MODEL_MEMBERS, SONGS_MEMB
 from device.recognizer import Decision
 from index_builder.bundle_writer import contours_npz, serialise_index, songs_json, write_archive
 from index_builder.catalog import CatalogEntry
+from index_builder.embed import CONTOUR_VERSION
 from index_builder.embed_catalog import CatalogEmbedding
 
 logger = logging.getLogger(__name__)
@@ -54,6 +60,31 @@ def plan_additions(bundle: Bundle, entries: list[CatalogEntry], file_hashes: dic
     return plan
 
 
+def bundle_contour_versions(bundle: Bundle) -> list[int | None]:
+    """The contour versions the bundle's songs were made with; ``None`` stands for a bundle that did not record it."""
+    return list(bundle.manifest.get("contour_versions", [None]))
+
+
+def mixed_contours_warning(bundle: Bundle) -> str | None:
+    """Why adding to ``bundle`` now would mix contours of two trackers, or None when it would not.
+
+    Only songs tracked from audio depend on the tracker's version in practice, but a bundle that
+    predates the record may also hold multi-part MIDI contours of the old skyline rule (version 3),
+    so any bundle with contours made elsewhere is named.
+    """
+    if bundle.contour_values is None:
+        return None
+    versions = bundle_contour_versions(bundle)
+    if versions == [CONTOUR_VERSION]:
+        return None
+    made = ", ".join("an unrecorded version" if v is None else f"version {v}" for v in versions)
+    return (
+        f"the bundle's melody contours were made by contour {made}; this hum-index makes version {CONTOUR_VERSION}. "
+        "The old songs keep theirs and the new ones get this version's, so songs tracked from audio are "
+        "matched by two different trackers; rebuild the bundle (hum-index build) to make them all the same"
+    )
+
+
 def extend_bundle(bundle: Bundle, added: CatalogEmbedding, out_path: Path, signing_key=None) -> Path:
     """Writes ``bundle`` plus the songs of ``added`` (whose vector ranges start after the bundle's) to ``out_path``."""
     # The encoders are already in memory; index, songs and melodies are rewritten below: nothing is re-read.
@@ -72,4 +103,6 @@ def extend_bundle(bundle: Bundle, added: CatalogEmbedding, out_path: Path, signi
         estimated = [*bundle.contour_estimated.tolist(), *added.contour_estimated]
         members[MELODY_MEMBER] = contours_npz(old_contours + added.contours, estimated)
         manifest["decision"] = asdict(Decision.for_catalog(estimated))  # the kind may have changed with the new songs
+        old_versions = bundle_contour_versions(bundle)
+        manifest["contour_versions"] = old_versions + ([CONTOUR_VERSION] if CONTOUR_VERSION not in old_versions else [])
     return write_archive(out_path, manifest, members, songs, old_count + len(vectors), signing_key)

@@ -18,8 +18,10 @@ from device.cli import main as device_main
 from device.recognizer import Recognizer
 from device.signing import load_public_key
 from index_builder.cli import main as index_main
+from index_builder.embed import CONTOUR_VERSION
 from models.melody import write_midi
 from tests.conftest import REPO_ROOT, make_hum, seconds_per_beat
+from tests.test_bundle import edit_manifest
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +128,37 @@ def test_add_reports_a_different_file_under_an_existing_id(bundle_path, catalog_
     assert index_main(["add", str(bundle_path), str(new), "-o", str(out), "--no-cache"]) == 1
     assert "already has a different song with id 'song0.mid'" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("recorded", [[CONTOUR_VERSION - 1], None])
+def test_add_says_when_it_would_mix_contour_versions(bundle_path, tunes, tmp_path, recorded, caplog, capsys):
+    """A bundle whose contours an older (or unrecorded) tracker made: add warns before embedding and
+    the manifest lists both versions; adding to a current bundle says nothing and stays one version."""
+    new = tmp_path / "new"
+    new.mkdir()
+    write_midi(tunes[8], new / "new8.mid", quarters_per_minute=60.0 / seconds_per_beat(tunes[8]))
+    assert load_bundle(bundle_path).manifest["contour_versions"] == [CONTOUR_VERSION]
+    current = tmp_path / "current.humbundle"
+    assert index_main(["add", str(bundle_path), str(new), "-o", str(current), "--no-cache", "--workers", "1"]) == 0
+    assert "contour" not in caplog.text
+    assert load_bundle(current).manifest["contour_versions"] == [CONTOUR_VERSION]
+
+    def set_recorded(manifest):
+        if recorded is None:
+            del manifest["contour_versions"]
+        else:
+            manifest["contour_versions"] = recorded
+
+    old = edit_manifest(bundle_path, tmp_path / "old.humbundle", set_recorded)
+    mixed = tmp_path / "mixed.humbundle"
+    assert index_main(["add", str(old), str(new), "-o", str(mixed), "--no-cache", "--workers", "1"]) == 0
+    named = "an unrecorded version" if recorded is None else f"version {CONTOUR_VERSION - 1}"
+    assert f"made by contour {named}; this hum-index makes version {CONTOUR_VERSION}" in caplog.text
+    assert load_bundle(mixed).manifest["contour_versions"] == [None if recorded is None else CONTOUR_VERSION - 1, CONTOUR_VERSION]
+    capsys.readouterr()
+    assert index_main(["info", str(mixed)]) == 0
+    shown = "unrecorded" if recorded is None else str(CONTOUR_VERSION - 1)
+    assert f"contour versions: {shown}, {CONTOUR_VERSION}" in capsys.readouterr().out
 
 
 def test_interrupted_build_resumes_from_the_cache(catalog_dir, tmp_path):
