@@ -2,6 +2,7 @@
 
     python -m benchmarks.accuracy --songs 2000 --queries 300 --negatives 150 --seed 0 [--catalog-melody notes|audio]
         [--render arrangement|sung|melody] [--singing careful|casual|untrained|mixed] [--mains-hum SNR_DB] [--fit-decision]
+        [--hum-seconds MIN MAX] [--max-seconds S]
 
 Catalog: distinct tunes (no two are twins: :func:`choose_catalog`): every held-out tune (never
 trained on, nor a twin of one) but the 50 kept back as "not in the catalog", topped up with
@@ -12,7 +13,9 @@ voice, as in a pop recording; ``--render melody``: a bare piano melody). Its mel
 notes (``--catalog-melody notes``: a MIDI/ABC catalog) or from the rendered audio by the pitch
 tracker (``audio``: a catalog of recordings). Queries hum held-out catalog tunes only, 4-15 s
 starting anywhere, with random style, key, tempo, errors, room and noise; so targets are neither
-longer nor shorter than the distractors. The catalog goes through the real code path: device
+longer nor shorter than the distractors. ``--hum-seconds 15 28`` hums longer passages (people at
+a speaker hum 4-30 s, DESIGN), and ``--max-seconds 12`` cuts every hum to what a capture that
+stops itself after 12 s (``capture.max_seconds``) would hear. The catalog goes through the real code path: device
 front end, shipped int8 encoder, bundle writer, bundle loader, :class:`device.recognizer.Recognizer`.
 
 Systems on the same queries:
@@ -145,21 +148,48 @@ def build_catalog(
     return out
 
 
+DEFAULT_HUM_SECONDS = (4.0, 15.0)
+
+
 def random_hum(
-    target: Melody, catalog: list[Melody], rng: np.random.Generator, singer: str = "synth", skill: str = "careful"
+    target: Melody,
+    catalog: list[Melody],
+    rng: np.random.Generator,
+    singer: str = "synth",
+    skill: str = "careful",
+    seconds: tuple[float, float] = DEFAULT_HUM_SECONDS,
 ) -> tuple[np.ndarray, object, float]:
-    """A 4-15 s hum of ``target`` starting anywhere, random conditions; TV noise from another tune."""
-    length = float(rng.uniform(4, 15))
-    start_beat = float(target.onset[rng.integers(0, max(len(target.onset) - 8, 1))])
-    distractor = catalog[int(rng.integers(len(catalog)))]
-    audio, cond = render_hum(
-        target, choose_seconds_per_beat(target, rng), start_beat, length, rng, distractor=distractor, singer=singer, skill=skill
-    )
+    """A hum of ``target`` lasting ``seconds`` (a range; default 4-15 s), random conditions; TV noise
+    from another tune.
+
+    Default-length hums start anywhere (at any note but the last eight). Hums of any other range
+    start where the rest of the tune, at the recording's tempo, lasts the hum if it can (else at the
+    first note): someone humming 25 s of a tune hums 25 s of it, not past its end into silence.
+    The default keeps the start rule, and so the random draws, of every earlier table.
+    """
+    length = float(rng.uniform(*seconds))
+    if seconds == DEFAULT_HUM_SECONDS:
+        start_beat = float(target.onset[rng.integers(0, max(len(target.onset) - 8, 1))])
+        distractor = catalog[int(rng.integers(len(catalog)))]
+        seconds_per_beat = choose_seconds_per_beat(target, rng)
+    else:
+        seconds_per_beat = choose_seconds_per_beat(target, rng)
+        last_start = float(target.onset[-1] + target.dur[-1]) - length / seconds_per_beat
+        fits = np.flatnonzero(target.onset <= last_start)
+        start_beat = float(target.onset[rng.integers(0, len(fits))]) if len(fits) else float(target.onset[0])
+        distractor = catalog[int(rng.integers(len(catalog)))]
+    audio, cond = render_hum(target, seconds_per_beat, start_beat, length, rng, distractor=distractor, singer=singer, skill=skill)
     return audio, cond, length
 
 
 def benchmark_hum(
-    catalog: list[Melody], n_targets: int, seed: int, query: int, singer: str = "synth", skill: str = "careful"
+    catalog: list[Melody],
+    n_targets: int,
+    seed: int,
+    query: int,
+    singer: str = "synth",
+    skill: str = "careful",
+    seconds: tuple[float, float] = DEFAULT_HUM_SECONDS,
 ) -> tuple[int, np.ndarray, object, float]:
     """Hum number ``query`` of ``seed``: (its target, an index below ``n_targets``; audio; conditions; length s).
 
@@ -167,7 +197,7 @@ def benchmark_hum(
     tables hum the same passages of the same tunes as this benchmark's."""
     rng = np.random.default_rng([seed, 10**6 + query])
     target = int(rng.integers(n_targets))
-    return (target, *random_hum(catalog[target], catalog, rng, singer, skill))
+    return (target, *random_hum(catalog[target], catalog, rng, singer, skill, seconds))
 
 
 def choose_singer(voice: str, seed: int, query: int) -> str:
@@ -286,6 +316,21 @@ def main() -> None:
         metavar="SNR_DB",
         help="add mains buzz (50 or 60 Hz and harmonics) this many dB below every hum, as a USB microphone on a ground loop does",
     )
+    parser.add_argument(
+        "--hum-seconds",
+        type=float,
+        nargs=2,
+        default=DEFAULT_HUM_SECONDS,
+        metavar=("MIN", "MAX"),
+        help="how long the hums are (default 4 15); other lengths start where the rest of the tune lasts them",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="cut every hum to its first S seconds, as a capture that stops itself after S seconds does (capture.max_seconds)",
+    )
     shipped = WindowConfig()
     parser.add_argument(
         "--song-hop", type=int, default=shipped.song_hop, metavar="FRAMES", help="frames between catalog windows (25 frames = 1 s)"
@@ -299,6 +344,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.song_hop < 1 or args.query_hop < 1:
         parser.error("--song-hop and --query-hop are whole frames, at least 1")
+    args.hum_seconds = tuple(args.hum_seconds)
+    if not 0 < args.hum_seconds[0] <= args.hum_seconds[1]:
+        parser.error("--hum-seconds MIN MAX: 0 < MIN <= MAX")
+    if args.max_seconds is not None and args.max_seconds < 2:
+        parser.error("--max-seconds: at least 2 (the recognizer answers no shorter query)")
     lacking = missing_tools(SINGERS if args.voice != "synth" or args.render == "sung" else ())  # any other voice asks for both tools
     if lacking:
         parser.error(f"--voice {args.voice} / --render {args.render} needs {', '.join(lacking)}: {INSTALL_HINT}")
@@ -328,7 +378,15 @@ def main() -> None:
         bundle = load_bundle(path)
     build_s = time.time() - started
     queries = [
-        benchmark_hum(catalog, n_targets, args.seed, q, choose_singer(args.voice, args.seed, q), choose_skill(args.singing, args.seed, q))
+        benchmark_hum(
+            catalog,
+            n_targets,
+            args.seed,
+            q,
+            choose_singer(args.voice, args.seed, q),
+            choose_skill(args.singing, args.seed, q),
+            args.hum_seconds,
+        )
         for q in range(args.queries)
     ]
     outsider_hums = [
@@ -338,6 +396,7 @@ def main() -> None:
             np.random.default_rng([args.seed, 2 * 10**6 + q]),
             choose_singer(args.voice, args.seed, 10**5 + q),
             choose_skill(args.singing, args.seed, 10**5 + q),
+            args.hum_seconds,
         )[0]
         for q in range(args.negatives)
     ]
@@ -349,11 +408,19 @@ def main() -> None:
         outsider_hums = [
             add_mains_hum(audio, args.mains_hum, np.random.default_rng([args.seed, 6 * 10**6 + q])) for q, audio in enumerate(outsider_hums)
         ]
+    if args.max_seconds is not None:  # what a capture that stops itself after max_seconds hears
+        keep = int(args.max_seconds * FrontEndConfig().sample_rate)
+        queries = [(target, audio[:keep], cond, min(length, args.max_seconds)) for target, audio, cond, length in queries]
+        outsider_hums = [audio[:keep] for audio in outsider_hums]
     buzz = "" if args.mains_hum is None else f", mains buzz {args.mains_hum:g} dB below every hum"
+    lengths = f"hums of {args.hum_seconds[0]:g}-{args.hum_seconds[1]:g} s" + (
+        "" if args.max_seconds is None else f" cut to their first {args.max_seconds:g} s"
+    )
     print(
         f"\ncatalog: {len(catalog)} distinct tunes ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
         f"rendered as {args.render}, melody contours from {args.catalog_melody}; {args.queries} hums; "
-        f"{args.negatives} hums of tunes not in the catalog; sung by {args.voice} ({args.singing} singers){buzz}; model {args.model.name}; "
+        f"{args.negatives} hums of tunes not in the catalog; {lengths}; "
+        f"sung by {args.voice} ({args.singing} singers){buzz}; model {args.model.name}; "
         f"melody stage re-ranks {args.rerank}, hum intervals x{'/'.join(map(str, melody_match.INTERVAL_SCALES))}; "
         f"song / query window hops {args.song_hop} / {args.query_hop} frames; "
         f"catalog built in {build_s:.0f} s\n"

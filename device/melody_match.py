@@ -107,6 +107,21 @@ an exact first pass for hums under 40 contour values (5 s; the decimation mis-pi
 readings): -1 / +2 / -1 / +1 top-1 on the four sets; the full pass also trying the picked key
 +-0.5 semitone: +1 top-1 on seed 0, -1 top-10, the same on seed 1; 100 or 150 screened songs
 instead of 60 (one seed-1 hum more in the top 10). None shipped.
+
+Session 23: people hum 4-30 s (DESIGN), and a hum of 15-28 s is named far more often than its
+first 12 s (``benchmarks.accuracy --hum-seconds 15 28``, with and without ``--max-seconds 12``;
+README "Session 23"), but the first pass grew with the hum: a 21 s hum's melody stage took ~1.5x
+a 12 s hum's. A hum of more than 2 x ``COARSE_QUERY_VALUES`` contour values (~16 s) now takes a
+first-pass step of ceil(values / ``COARSE_QUERY_VALUES``), 3 or 4, so its coarse hum stays ~60
+values long; each song's best reading is still matched in full, and hums of up to 120 values
+are read as before. On 150 hums of 15-28 s (seed 0 careful and mixed skills, seed 1 mixed
+skills; offline through the shipped Recognizer; top-1 / top-10 / MRR, old -> new): 0.973 / 0.980
+/ 0.974 both ways, 0.927 / 0.947 / 0.932 -> 0.933 / 0.947 / 0.938, 0.853 / 0.893 / 0.866 ->
+0.847 / 0.907 / 0.863; the four 200-hum sets of 4-15 s unchanged. Melody stage on one pinned
+core (30 of the seed-0 mixed hums, 21 s on average): p50 255 -> 176 ms, p95 376 -> 237 ms, as
+long as the same hums' first 12 s (175 ms). 40 values instead of 60 (a larger step from ~11 s
+on): 129 ms, but -1 / +1 / -2 / +1 hums of top-1 on the four short sets and -1 on the long
+mixed set.
 """
 
 from __future__ import annotations
@@ -125,6 +140,7 @@ OFF_DIAGONAL_PENALTY = 0.75  # semitones of cost per DTW step that is not 1:1 (s
 COARSE_STEP = 2  # match_contours' first pass compares contours decimated by this (a quarter of the cells)
 LONG_SONG_VALUES = 1000  # songs with contours this long (2 minutes at 8.3 values/s) take LONG_SONG_STEP
 LONG_SONG_STEP = 3  # in the first pass instead of COARSE_STEP (see the module docstring, session 18)
+COARSE_QUERY_VALUES = 60  # a longer hum's first pass takes a larger step, so its coarse hum stays ~this long (see match_contours)
 COARSE_SLACK = 1.0  # the first pass drops a song once its coarse cost passes this x the caller's limit (see match_contours)
 READINGS_REFINED = 1  # per song, the best (stretch, tempo, key) readings of the first pass matched in full
 INTERVAL_SCALES = (1.0, 1.15)  # the hum's intervals as sung and 15 % wider (see stretch_intervals and the docstring)
@@ -353,7 +369,9 @@ def match_contours(
     Songs whose contours reach ``LONG_SONG_VALUES`` (2 minutes) are batched apart and read at
     ``LONG_SONG_STEP`` (a ninth of the cells) in the first pass: on long songs that pass is ~93 %
     of the melody stage (session 18), and where a passage could sit anywhere in minutes of song
-    the first pass mostly rules songs out. See the module docstring.
+    the first pass mostly rules songs out. Hums longer than 2 x ``COARSE_QUERY_VALUES`` take a
+    larger first-pass step too, so that pass costs a long hum about what a 16 s one costs
+    (session 23). See the module docstring.
     """
     scales = TEMPO_SCALES if scales is None else scales
     costs = np.full(len(contours), COST_CAP, np.float32)
@@ -364,8 +382,9 @@ def match_contours(
     lengths = np.array([len(c) for c in contours])
     order = [r for r in np.argsort(lengths, kind="stable") if lengths[r] > 0]  # similar lengths together
     n_short = int(np.sum(lengths[order] < LONG_SONG_VALUES))  # long songs are a suffix of ``order``
-    batches = [(order[i : min(i + batch, n_short)], COARSE_STEP) for i in range(0, n_short, batch)]
-    batches += [(order[i : i + batch], LONG_SONG_STEP) for i in range(n_short, len(order), batch)]
+    hum_step = max(COARSE_STEP, int(np.ceil(len(query) / COARSE_QUERY_VALUES)))
+    batches = [(order[i : min(i + batch, n_short)], hum_step) for i in range(0, n_short, batch)]
+    batches += [(order[i : i + batch], max(LONG_SONG_STEP, hum_step)) for i in range(n_short, len(order), batch)]
     stretched = [stretch_intervals(query, s) for s in INTERVAL_SCALES]
     for rows, step in batches:
         rows = np.asarray(rows)

@@ -290,6 +290,34 @@ def test_long_songs_take_a_coarser_first_pass_and_short_ones_do_not(monkeypatch)
     assert split[17] < 0.5 * np.median(split)
 
 
+def test_long_hums_take_a_coarser_first_pass_and_shorter_ones_do_not(monkeypatch):
+    """A hum longer than 2 x ``COARSE_QUERY_VALUES`` contour values (~16 s) is read at a larger first-pass
+    step, so its coarse hum stays ~that long (session 23): the hummed song must still win at the cost
+    the usual step finds, and a hum under the threshold keeps ``COARSE_STEP``."""
+    rng = np.random.default_rng(7)
+    songs = [np.repeat(rng.integers(55, 75, n).astype(np.float32), rng.integers(2, 5, n)) for n in rng.integers(120, 160, 24)]
+    steps = []  # the step of every first-pass batch
+    real_first_pass = melody_match.coarse_readings
+
+    def spy(stretched, chunk, *args):
+        steps.append(args[-1])
+        return real_first_pass(stretched, chunk, *args)
+
+    monkeypatch.setattr(melody_match, "coarse_readings", spy)
+    shipped = melody_match.COARSE_QUERY_VALUES
+    for length, step in ((2 * shipped, melody_match.COARSE_STEP), (3 * shipped, 3)):
+        query = (songs[9][30 : 30 + length] + 4.0 + rng.normal(0, 0.25, length)).astype(np.float32)
+        monkeypatch.setattr(melody_match, "COARSE_QUERY_VALUES", 10**9)
+        usual = match_contours(query, songs, batch=8)
+        monkeypatch.setattr(melody_match, "COARSE_QUERY_VALUES", shipped)
+        steps.clear()
+        coarser = match_contours(query, songs, batch=8)
+        assert set(steps) == {step}
+        assert int(np.argmin(coarser)) == 9
+        assert coarser[9] == pytest.approx(usual[9], abs=1e-6)
+        assert coarser[9] < 0.5 * np.median(coarser)
+
+
 def test_bundle_carries_contours_and_reranking_uses_them(bundle_path, tunes):
     bundle = load_bundle(bundle_path)
     assert bundle.contour_values is not None
