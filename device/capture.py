@@ -37,7 +37,8 @@ class CaptureConfig:
     channels: channels to open (1 = let ALSA down-mix; 2 for a stereo-only microphone, down-mixed here).
     block_ms: audio per callback.
     ring_seconds: ring buffer capacity (at the front end's rate).
-    max_seconds: the capture stops by itself after this much audio.
+    max_seconds: the capture stops by itself after this much audio (see
+        :attr:`device.profile.CaptureSection.max_seconds`).
     """
 
     device: str | int | None = None
@@ -45,7 +46,7 @@ class CaptureConfig:
     channels: int = 1
     block_ms: float = 20.0
     ring_seconds: float = 4.0
-    max_seconds: float = 12.0
+    max_seconds: float = 25.0
 
 
 def _sounddevice():
