@@ -57,7 +57,9 @@ def demo_hums(n: int, seconds: float = 10.0) -> list[np.ndarray]:
     rng = np.random.default_rng(5)
     hums = []
     for i in range(n):
-        melody = sung_again_until(tunes[i % len(tunes)], seconds / 0.4 * float(np.median(tunes[i % len(tunes)].dur)))
+        tune = tunes[i % len(tunes)]
+        spb = 0.4 / float(np.median(tune.dur))
+        melody = sung_again_until(tune, seconds / spb)
         conditions = HumConditions(
             style=["hum", "la", "doo", "whistle"][i % 4],
             transpose=float(rng.uniform(-6, 6)),
@@ -65,7 +67,6 @@ def demo_hums(n: int, seconds: float = 10.0) -> list[np.ndarray]:
             snr_db=20.0,
             noise_kind="pink",
         )
-        spb = 0.4 / float(np.median(melody.dur))
         audio, _ = render_hum(melody, spb, 0.0, seconds, rng, conditions)
         hums.append(audio)
     return hums
