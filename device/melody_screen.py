@@ -45,6 +45,16 @@ which ties with most of the catalog: the screen cannot help such hums; the embed
 
 Time grows with the catalog (~20 ms per 2,000 songs on one x86 core), so
 :class:`device.search.SearchConfig` turns the screen off above ``screen_max_songs``.
+
+Time also grows with the hum, and since session 23 the speaker listens up to 25 s: at 10,000
+songs a 25 s hum's screen took 225 / 343 ms (p50 / p95, one x86 core, ``benchmarks.device --songs
+10000 --hum-seconds 25``), ~1.7 s on a Pi 4. Session 24 screens with a hum's last
+``SCREEN_MAX_INTERVALS`` intervals only (a 4-15 s hum has at most ~40, a 15-28 s hum a median of
+30 and up to ~100): the screen hands candidates to the DTW, which still reads the whole hum, and
+30 intervals are ~15 notes, plenty to find a passage. Offline through the shipped Recognizer
+(top-1 / top-10 / MRR, all -> last 30): 150 hums of 15-28 s, seed 0 mixed skills 0.933 / 0.947 /
+0.938 -> 0.933 / 0.947 / 0.940, seed 1 mixed skills 0.847 / 0.907 / 0.863 -> 0.847 / 0.913 /
+0.864, seed 0 careful 0.973 / 0.980 / 0.974 both ways; the four 200-hum sets of 4-15 s identical.
 """
 
 from __future__ import annotations
@@ -60,6 +70,7 @@ EDIT_PENALTY = 1.0  # extra cost of a dropped or added note
 # 3 semitones off an octave is a smaller slip than 3 off a tone. See the module docstring (session 13).
 INTERVAL_TOLERANCE = 0.15
 BATCH_SONGS = 256  # songs aligned together (sorted by length, so padding stays small)
+SCREEN_MAX_INTERVALS = 30  # a longer hum is screened with its last this many intervals (see the module docstring)
 
 
 def hum_intervals(contour: np.ndarray) -> np.ndarray:
@@ -145,9 +156,11 @@ class IntervalCatalog:
         """(songs,) alignment cost of the hum's intervals; NaN (no opinion) for songs left out.
 
         A hum with no interval at all (one held note) costs INTERVAL_CAP against every screened song.
+        A hum of more than ``SCREEN_MAX_INTERVALS`` intervals is screened with its last ones, so
+        the screen's time stops growing with the hum's length.
         """
         out = np.full(self.n_songs, np.nan, np.float32)
-        query = hum_intervals(query_contour)
+        query = hum_intervals(query_contour)[-SCREEN_MAX_INTERVALS:]
         for rows, padded in self.batches:
             out[rows] = align_costs(query, padded) if len(query) else INTERVAL_CAP
         return out

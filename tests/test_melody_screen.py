@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from device.bundle import load_bundle
-from device.melody_screen import EDIT_PENALTY, INTERVAL_CAP, INTERVAL_TOLERANCE, IntervalCatalog, align_costs, hum_intervals, song_intervals
+from device.melody_screen import (
+    EDIT_PENALTY,
+    INTERVAL_CAP,
+    INTERVAL_TOLERANCE,
+    SCREEN_MAX_INTERVALS,
+    IntervalCatalog,
+    align_costs,
+    hum_intervals,
+    song_intervals,
+)
 from device.recognizer import Recognizer
 from device.search import SearchConfig, rerank_by_melody
 from tests.conftest import make_hum
@@ -76,6 +85,22 @@ def test_catalog_screen_picks_the_sung_tune_from_notes_and_from_tracked_contours
     assert len(screen.best(np.zeros(0, np.float32), 5)) == 0  # silence: nothing to add
     assert len(screen.best(np.full(20, 60.0, np.float32), 5)) == 0  # one held note has no intervals
     assert np.isnan(IntervalCatalog([None, np.array([2.0], np.float32)]).costs(hum)[0])  # left out: no opinion
+
+
+def test_a_long_hum_is_screened_with_its_last_intervals_and_still_finds_its_tune():
+    """The screen visits every song with every interval, so a 25 s hum would cost ~3x a 10 s one:
+    past ``SCREEN_MAX_INTERVALS`` only the hum's last intervals count, the ones it ended on."""
+    rng = np.random.default_rng(5)
+    songs = [np.repeat(rng.integers(55, 75, 90).astype(np.float32), rng.integers(2, 5, 90)) for _ in range(200)]
+    screen = IntervalCatalog.from_contours(lambda s: songs[s], len(songs))
+    notes = songs[77][np.concatenate([[0], np.flatnonzero(np.diff(songs[77]) != 0) + 1])]
+    long_hum = np.repeat(notes[10 : 10 + SCREEN_MAX_INTERVALS + 21] + 3.0, 3)  # 50 intervals of song 77
+    tail = np.repeat(notes[10 + 20 : 10 + SCREEN_MAX_INTERVALS + 21] + 3.0, 3)  # its last 30
+    assert len(hum_intervals(long_hum)) == SCREEN_MAX_INTERVALS + 20
+    assert np.array_equal(screen.costs(long_hum), screen.costs(tail))
+    assert screen.best(long_hum, 3)[0] == 77
+    short_hum = long_hum[: 3 * (SCREEN_MAX_INTERVALS - 5)]  # under the cap: every interval counts
+    assert not np.array_equal(screen.costs(short_hum), screen.costs(short_hum[3 * 5 :]))
 
 
 def test_rerank_takes_screened_songs_from_below_the_head():
