@@ -2,7 +2,7 @@
 
     python -m benchmarks.accuracy --songs 2000 --queries 300 --negatives 150 --seed 0 [--catalog-melody notes|audio]
         [--render arrangement|sung|melody] [--singing careful|casual|untrained|mixed] [--mains-hum SNR_DB] [--fit-decision]
-        [--hum-seconds MIN MAX] [--max-seconds S]
+        [--hum-seconds MIN MAX] [--max-seconds S] [--takes N]
 
 Catalog: distinct tunes (no two are twins: :func:`choose_catalog`): every held-out tune (never
 trained on, nor a twin of one) but the 50 kept back as "not in the catalog", topped up with
@@ -15,7 +15,8 @@ tracker (``audio``: a catalog of recordings). Queries hum held-out catalog tunes
 starting anywhere, with random style, key, tempo, errors, room and noise; so targets are neither
 longer nor shorter than the distractors. ``--hum-seconds 15 28`` hums longer passages (people at
 a speaker hum 4-30 s, DESIGN), and ``--max-seconds 12`` cuts every hum to what a capture that
-stops itself after 12 s (``capture.max_seconds``) would hear. The catalog goes through the real code path: device
+stops itself after 12 s (``capture.max_seconds``) would hear; ``--takes 2`` hums every passage twice
+over (a second take with fresh errors), as people repeat a hook. The catalog goes through the real code path: device
 front end, shipped int8 encoder, bundle writer, bundle loader, :class:`device.recognizer.Recognizer`.
 
 Systems on the same queries:
@@ -158,6 +159,7 @@ def random_hum(
     singer: str = "synth",
     skill: str = "careful",
     seconds: tuple[float, float] = DEFAULT_HUM_SECONDS,
+    takes: int = 1,
 ) -> tuple[np.ndarray, object, float]:
     """A hum of ``target`` lasting ``seconds`` (a range; default 4-15 s), random conditions; TV noise
     from another tune.
@@ -166,6 +168,10 @@ def random_hum(
     start where the rest of the tune, at the recording's tempo, lasts the hum if it can (else at the
     first note): someone humming 25 s of a tune hums 25 s of it, not past its end into silence.
     The default keeps the start rule, and so the random draws, of every earlier table.
+
+    ``takes`` > 1: the singer hums the same passage again, in the same voice, key, tempo and room,
+    with fresh errors, after their own short lead-in (people at a speaker repeat a hook). The
+    first take is the one-take hum, draw for draw; the length returned is all takes'.
     """
     length = float(rng.uniform(*seconds))
     if seconds == DEFAULT_HUM_SECONDS:
@@ -179,7 +185,11 @@ def random_hum(
         start_beat = float(target.onset[rng.integers(0, len(fits))]) if len(fits) else float(target.onset[0])
         distractor = catalog[int(rng.integers(len(catalog)))]
     audio, cond = render_hum(target, seconds_per_beat, start_beat, length, rng, distractor=distractor, singer=singer, skill=skill)
-    return audio, cond, length
+    again = np.random.default_rng(rng.integers(2**63))  # drawn after the first take: it stays as it was
+    repeats = [
+        render_hum(target, seconds_per_beat, start_beat, length, again, cond, distractor, singer, skill)[0] for _ in range(takes - 1)
+    ]
+    return np.concatenate([audio, *repeats]), cond, length * takes
 
 
 def benchmark_hum(
@@ -190,14 +200,16 @@ def benchmark_hum(
     singer: str = "synth",
     skill: str = "careful",
     seconds: tuple[float, float] = DEFAULT_HUM_SECONDS,
+    takes: int = 1,
 ) -> tuple[int, np.ndarray, object, float]:
     """Hum number ``query`` of ``seed``: (its target, an index below ``n_targets``; audio; conditions; length s).
+    ``takes``: see :func:`random_hum`.
 
     Every benchmark draws its hums here, from one random stream per (seed, query), so their
     tables hum the same passages of the same tunes as this benchmark's."""
     rng = np.random.default_rng([seed, 10**6 + query])
     target = int(rng.integers(n_targets))
-    return (target, *random_hum(catalog[target], catalog, rng, singer, skill, seconds))
+    return (target, *random_hum(catalog[target], catalog, rng, singer, skill, seconds, takes))
 
 
 def choose_singer(voice: str, seed: int, query: int) -> str:
@@ -331,6 +343,13 @@ def main() -> None:
         metavar="S",
         help="cut every hum to its first S seconds, as a capture that stops itself after S seconds does (capture.max_seconds)",
     )
+    parser.add_argument(
+        "--takes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="every hum sung N times over, one take after another (people repeat a hook); default 1",
+    )
     shipped = WindowConfig()
     parser.add_argument(
         "--song-hop", type=int, default=shipped.song_hop, metavar="FRAMES", help="frames between catalog windows (25 frames = 1 s)"
@@ -347,6 +366,8 @@ def main() -> None:
     args.hum_seconds = tuple(args.hum_seconds)
     if not 0 < args.hum_seconds[0] <= args.hum_seconds[1]:
         parser.error("--hum-seconds MIN MAX: 0 < MIN <= MAX")
+    if args.takes < 1:
+        parser.error("--takes: at least 1")
     if args.max_seconds is not None and args.max_seconds < 2:
         parser.error("--max-seconds: at least 2 (the recognizer answers no shorter query)")
     lacking = missing_tools(SINGERS if args.voice != "synth" or args.render == "sung" else ())  # any other voice asks for both tools
@@ -386,6 +407,7 @@ def main() -> None:
             choose_singer(args.voice, args.seed, q),
             choose_skill(args.singing, args.seed, q),
             args.hum_seconds,
+            args.takes,
         )
         for q in range(args.queries)
     ]
@@ -397,6 +419,7 @@ def main() -> None:
             choose_singer(args.voice, args.seed, 10**5 + q),
             choose_skill(args.singing, args.seed, 10**5 + q),
             args.hum_seconds,
+            args.takes,
         )[0]
         for q in range(args.negatives)
     ]
@@ -413,8 +436,10 @@ def main() -> None:
         queries = [(target, audio[:keep], cond, min(length, args.max_seconds)) for target, audio, cond, length in queries]
         outsider_hums = [audio[:keep] for audio in outsider_hums]
     buzz = "" if args.mains_hum is None else f", mains buzz {args.mains_hum:g} dB below every hum"
-    lengths = f"hums of {args.hum_seconds[0]:g}-{args.hum_seconds[1]:g} s" + (
-        "" if args.max_seconds is None else f" cut to their first {args.max_seconds:g} s"
+    lengths = (
+        f"hums of {args.hum_seconds[0]:g}-{args.hum_seconds[1]:g} s"
+        + ("" if args.takes == 1 else f" sung {args.takes} times over")
+        + ("" if args.max_seconds is None else f" cut to their first {args.max_seconds:g} s")
     )
     print(
         f"\ncatalog: {len(catalog)} distinct tunes ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "

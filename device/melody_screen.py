@@ -16,7 +16,9 @@ It is cheap because it works on notes, not frames, and on intervals, not pitches
   semitone difference; a note the hummer dropped (their interval = the sum of two of the song's)
   or added (the sum of two of theirs = one of the song's) costs ``EDIT_PENALTY`` on top (an added
   note's merged interval counts twice, for the two it replaces, so that merging never makes a
-  wrong song cheaper than the cap).
+  wrong song cheaper than the cap), and, since session 24, a jump from any place in the song to
+  any other costs ``JUMP_PENALTY``: a hum that repeats its hook goes back to it (see
+  :mod:`device.melody_match`, session 24, for what the jumps of both matchers measured).
 
 On the 2,000-song benchmark (session 5, its 200 hums, exploratory runs over a dump of them) the
 screen alone ranks the right song first for 0.60 of hums, its best 30 hold the right song for
@@ -70,6 +72,7 @@ EDIT_PENALTY = 1.0  # extra cost of a dropped or added note
 # 3 semitones off an octave is a smaller slip than 3 off a tone. See the module docstring (session 13).
 INTERVAL_TOLERANCE = 0.15
 BATCH_SONGS = 256  # songs aligned together (sorted by length, so padding stays small)
+JUMP_PENALTY = 8.0  # the alignment may go back or ahead in the song for this (a hum that repeats a hook; see align_costs)
 SCREEN_MAX_INTERVALS = 30  # a longer hum is screened with its last this many intervals (see the module docstring)
 
 
@@ -113,17 +116,20 @@ def align_costs(query: np.ndarray, songs: np.ndarray) -> np.ndarray:
         return np.fmin(np.abs(against - np.float32(step)) * scale, cap)  # NaN padding -> the cap
 
     inf = np.float32(np.inf)
+    jump = np.float32(JUMP_PENALTY)
     row = np.minimum(cost(query[0], songs, song_scale), cost(query[0], pairs, pair_scale) + penalty)  # free start anywhere
     before = np.full_like(row, inf)
     for i in range(1, n):
         new = np.full_like(row, inf)
-        new[:, 1:] = row[:, :-1] + cost(query[i], songs[:, 1:], song_scale[:, 1:])
+        here = cost(query[i], songs, song_scale)
+        new[:, 1:] = row[:, :-1] + here[:, 1:]
         np.minimum(new[:, 2:], row[:, :-2] + cost(query[i], pairs[:, 2:], pair_scale[:, 2:]) + penalty, out=new[:, 2:])
         added = 2 * cost(query[i] + query[i - 1], songs, song_scale) + penalty  # the hummer added a note (stands for 2 intervals)
         if i == 1:
             np.minimum(new, added, out=new)
         else:
             np.minimum(new[:, 1:], before[:, :-1] + added[:, 1:], out=new[:, 1:])
+        np.minimum(new, here + (row.min(axis=1, keepdims=True) + jump), out=new)  # from anywhere: a repeat or a skip
         before, row = row, new
     best = row.min(axis=1) / n
     return np.where(np.isfinite(best), np.minimum(best, cap), cap).astype(np.float32)

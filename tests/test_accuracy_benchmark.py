@@ -72,3 +72,25 @@ def test_long_hums_last_what_is_asked_and_start_where_the_tune_lasts_them(tunes,
     _, _, length = random_hum(tunes[0], tunes, np.random.default_rng([3, 0]))
     assert DEFAULT_HUM_SECONDS[0] <= length <= DEFAULT_HUM_SECONDS[1]
     assert starts[0][2] in tunes[0].onset[: max(len(tunes[0].onset) - 8, 1)]
+
+
+def test_a_hum_sung_twice_is_its_one_take_hum_then_a_fresh_take_of_the_same_passage(tunes, monkeypatch):
+    """``--takes 2``: people repeat a hook. The first take is the one-take hum sample for sample (the
+    tables of one-take hums keep their draws); the second sings the same passage in the same
+    conditions with its own errors."""
+    passages = []
+    real_render = accuracy.render_hum
+
+    def spy(melody, seconds_per_beat, start_beat, length_s, rng, conditions=None, *args, **kwargs):
+        audio, used = real_render(melody, seconds_per_beat, start_beat, length_s, rng, conditions, *args, **kwargs)
+        passages.append((seconds_per_beat, start_beat, length_s, used))
+        return audio, used
+
+    monkeypatch.setattr(accuracy, "render_hum", spy)
+    once, _, length = random_hum(tunes[1], tunes, np.random.default_rng([4, 0]))
+    twice, conditions, twice_length = random_hum(tunes[1], tunes, np.random.default_rng([4, 0]), takes=2)
+    assert twice_length == 2 * length and len(twice) == 2 * len(once)
+    assert np.array_equal(twice[: len(once)], once)
+    assert not np.allclose(twice[len(once) :], once, atol=1e-3)  # fresh errors, noise and lead-in
+    first, second = passages[1], passages[2]
+    assert first[:3] == second[:3] and first[3] == second[3] == conditions

@@ -205,6 +205,24 @@ def test_a_passage_far_from_the_songs_middle_is_tried_in_its_own_octave():
     assert match_contours(query, [song])[0] < 0.4
 
 
+def test_a_hum_that_sings_its_passage_twice_still_fits_its_song(monkeypatch):
+    """People repeat a hook. The path may jump back (or ahead) for ``JUMP_PENALTY``: the hum sung
+    twice costs what it costs once plus that penalty spread over its values; without the jump the
+    second take lies where the song goes on to other notes."""
+    rng = np.random.default_rng(3)
+    songs = [np.repeat(rng.integers(55, 75, 60).astype(np.float32), rng.integers(2, 5, 60)) for _ in range(30)]
+    passage = (songs[11][50:105] - 4.0 + rng.normal(0, 0.15, 55)).astype(np.float32)  # twice: under 120 values, step 2
+    twice = np.concatenate([passage, passage])
+    once = match_contours(passage, songs)
+    repeated = match_contours(twice, songs)
+    assert int(np.argmin(repeated)) == 11
+    assert repeated[11] <= once[11] + melody_match.JUMP_PENALTY / len(twice) + 0.02
+    assert repeated[11] < 0.4 * np.median(repeated)
+    monkeypatch.setattr(melody_match, "JUMP_PENALTY", np.inf)  # no jumps: one contiguous stretch of the song
+    assert match_contours(twice, songs)[11] > 2 * repeated[11]
+    assert np.allclose(match_contours(passage, songs), once, atol=0.02)  # a hum sung once barely jumps
+
+
 def test_stretched_intervals_undo_a_compressed_hum(monkeypatch):
     """An untrained singer's leaps sung at 0.75 of their width: the stretch brings the cost down."""
     rng = np.random.default_rng(1)

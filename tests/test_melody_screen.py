@@ -9,6 +9,7 @@ from device.melody_screen import (
     EDIT_PENALTY,
     INTERVAL_CAP,
     INTERVAL_TOLERANCE,
+    JUMP_PENALTY,
     SCREEN_MAX_INTERVALS,
     IntervalCatalog,
     align_costs,
@@ -52,6 +53,22 @@ def test_alignment_finds_the_passage_and_forgives_a_dropped_or_added_note():
     elsewhere = np.array([[5, 5, 5, 5, -12, 0, 0, 0, 0, 0]], np.float32)
     assert align_costs(exact, elsewhere)[0] > 1.0
     assert align_costs(exact, np.full((1, 3), np.nan, np.float32))[0] == INTERVAL_CAP
+
+
+def test_a_hook_sung_twice_aligns_with_one_jump_back(monkeypatch):
+    """The alignment may leave the song for any other place once per ``JUMP_PENALTY``: a hum that
+    repeats its phrase pays that once, where one contiguous stretch would miss every second take."""
+    from device import melody_screen
+
+    rng = np.random.default_rng(6)
+    song = rng.choice([-5, -4, -3, -2, -1, 1, 2, 3, 4, 5, 7], 40).astype(np.float32)[None, :]
+    phrase = song[0, 8:20]
+    twice = np.concatenate([phrase, [-phrase.sum()], phrase]).astype(np.float32)  # back to the phrase's first note, then again
+    jumped = align_costs(twice, song)[0]
+    assert jumped <= (JUMP_PENALTY + INTERVAL_CAP) / len(twice) + 1e-5  # one jump, one missed interval at most
+    monkeypatch.setattr(melody_screen, "JUMP_PENALTY", np.inf)
+    assert align_costs(twice, song)[0] > 1.5 * jumped
+    assert align_costs(phrase, song)[0] < 1e-6
 
 
 def test_a_leap_sung_narrow_costs_less_than_the_same_miss_on_a_step():
