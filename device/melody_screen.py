@@ -72,7 +72,7 @@ EDIT_PENALTY = 1.0  # extra cost of a dropped or added note
 # 3 semitones off an octave is a smaller slip than 3 off a tone. See the module docstring (session 13).
 INTERVAL_TOLERANCE = 0.15
 BATCH_SONGS = 256  # songs aligned together (sorted by length, so padding stays small)
-JUMP_PENALTY = 8.0  # the alignment may go back or ahead in the song for this (a hum that repeats a hook; see align_costs)
+JUMP_PENALTY = 12.0  # the alignment may go back or ahead in the song for this (a hum that repeats a hook; see align_costs)
 SCREEN_MAX_INTERVALS = 30  # a longer hum is screened with its last this many intervals (see the module docstring)
 
 
