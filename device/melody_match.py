@@ -131,14 +131,15 @@ passage, same voice, key and room, fresh errors) were named first for 0.685 (car
 any other (back to a repeat, ahead past a verse) for ``JUMP_PENALTY`` on the accumulated cost,
 a step-th of it in the decimated first pass (the same share of the mean cost); the melody screen
 got the same (:data:`device.melody_screen.JUMP_PENALTY`). Offline through the shipped Recognizer,
-seed 0 (top-1 / top-10 / MRR; no jumps -> penalties 30 and 12, shipped -> 20 and 8): sung twice,
-careful 0.685 / 0.835 / 0.743 -> 0.765 / 0.895 / 0.811 -> 0.795 / 0.910 / 0.840, mixed skills
-0.515 / 0.715 / 0.585 -> 0.620 / 0.795 / 0.674 -> 0.640 / 0.820 / 0.696. Sung once, 30 and 12 left
-SUNGONCE; 20 and 8 moved the six 200-hum sets of seeds 0-2 (careful and mixed skills) by a hum
-each way (seed-2 careful +1 top-1; top-10 -1 on seed-1 careful and seed-0 mixed skills, +1 on
-seed-1 mixed skills), but they lift wrong songs' fits too: a runner-up closes in and the demo's
-whistle (hum3), named first either way, fell from confidence 0.71 to 0.60, under the threshold (30
-and 12 keep every demo confidence). Tried first with the full penalty in both passes, on the
+seed 0, top-1 / top-10 / MRR without jumps, then with penalties 30 and 12 (shipped), then 20 and
+8: sung twice, careful 0.685 / 0.835 / 0.743, 0.765 / 0.895 / 0.811, 0.795 / 0.910 / 0.840; mixed
+skills 0.515 / 0.715 / 0.585, 0.620 / 0.795 / 0.674, 0.640 / 0.820 / 0.696. Sung once, 30 and 12
+left the six 200-hum sets of seeds 0-2 (careful and mixed skills) and two sets of 150 hums of
+15-28 s as they were (two MRRs +0.001); 20 and 8 moved them by a hum each way (seed-2 careful +1
+top-1; top-10 -1 on seed-1 careful and seed-0 mixed skills, +1 on seed-1 mixed skills), but
+they lift wrong songs' fits too: a runner-up closes in, and the demo's whistle (hum3), named
+first either way, fell from confidence 0.71 to 0.60, under the threshold (30 and 12 keep every
+demo confidence). Tried first with the full penalty in both passes, on the
 seed-0 careful hums repeated sample for sample: penalties 10 and 4 gave 0.820 top-1 (20 and 8:
 0.775, none: 0.590) but sung once 0.910 -> 0.900; 15 and 6: 0.905. A jump costs 30 / the hum's
 contour values per value: a 5 s hum can hardly afford one (a wrong song would gain most by
@@ -171,6 +172,7 @@ READINGS_REFINED = 1  # per song, the best (stretch, tempo, key) readings of the
 # that is 30 / the hum's length: dear for a short hum, where a wrong song would gain most from
 # fitting its pieces in different places, cheap for a long one, which repeats most often.
 JUMP_PENALTY = 30.0
+JUMP_EVERY = 4  # contour values between the rows where a jump may land (each such row costs ~1/4 more)
 INTERVAL_SCALES = (1.0, 1.15)  # the hum's intervals as sung and 15 % wider (see stretch_intervals and the docstring)
 
 
@@ -250,6 +252,7 @@ def dtw_costs(
     fold: bool = False,
     per_key: bool = False,
     jump_penalty: float | None = None,
+    jump_every: int = JUMP_EVERY,
 ) -> np.ndarray:
     """Best mean cost per song: ``query`` (N,) against ``songs`` (C, M) padded with NaN, at ``shifts`` (C, K).
 
@@ -260,7 +263,8 @@ def dtw_costs(
     estimated from audio, where the tracker can follow the bass or a chord an octave off.
     Returns (C,) costs in [0, COST_CAP]; with ``per_key``, (C, K): each shift's own (a song
     abandoned at its limit gets its bound for every shift). ``jump_penalty``: what leaving one song
-    position for any other costs (default ``JUMP_PENALTY``; a decimated pass gives its share).
+    position for any other costs (default ``JUMP_PENALTY``; a decimated pass gives its share), on
+    every ``jump_every``-th row only: a repeat lands a few values late, for a fraction of the time.
     """
     n = len(query)
     n_songs, m = songs.shape
@@ -321,7 +325,8 @@ def dtw_costs(
         np.add(d_prev2[..., :-1], cost_prev[..., 1:], out=half)  # (i-2, j-1): hum half as fast here
         half += penalty
         np.minimum(best[..., 1:], half, out=best[..., 1:])
-        np.minimum(best, d_prev.min(axis=2, keepdims=True) + jump, out=best)  # (i-1, anywhere): a repeat or a skip
+        if i % jump_every == 0:
+            np.minimum(best, d_prev.min(axis=2, keepdims=True) + jump, out=best)  # (i-1, anywhere): a repeat or a skip
         np.add(cost, best, out=d_prev2)  # the oldest row's buffer becomes the new row
         d_prev2, d_prev, cost_prev = d_prev, d_prev2, cost
     by_key = d_prev.min(axis=2) / n
@@ -504,7 +509,10 @@ def coarse_readings(
                 continue
             coarse_hum = resample(hum, scale / step)
             jump = JUMP_PENALTY / step  # the same share of the mean cost as in full (a step-th of the values)
-            by_key = dtw_costs(coarse_hum, coarse_songs[take], shifts[take], limits[take], fold=fold, per_key=True, jump_penalty=jump)
+            every = max(JUMP_EVERY // step, 1)
+            by_key = dtw_costs(
+                coarse_hum, coarse_songs[take], shifts[take], limits[take], fold=fold, per_key=True, jump_penalty=jump, jump_every=every
+            )
             for key in range(by_key.shape[1]):
                 row = np.full(len(chunk), np.inf)
                 row[take] = by_key[:, key]
