@@ -185,6 +185,8 @@ def random_hum(
         start_beat = float(target.onset[rng.integers(0, len(fits))]) if len(fits) else float(target.onset[0])
         distractor = catalog[int(rng.integers(len(catalog)))]
     audio, cond = render_hum(target, seconds_per_beat, start_beat, length, rng, distractor=distractor, singer=singer, skill=skill)
+    if takes == 1:
+        return audio, cond, length  # no further draw: a caller's stream goes on as before
     again = np.random.default_rng(rng.integers(2**63))  # drawn after the first take: it stays as it was
     repeats = [
         render_hum(target, seconds_per_beat, start_beat, length, again, cond, distractor, singer, skill)[0] for _ in range(takes - 1)

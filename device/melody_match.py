@@ -132,7 +132,8 @@ any other (back to a repeat, ahead past a verse) for ``JUMP_PENALTY`` on the acc
 a step-th of it in the decimated first pass (the same share of the mean cost); the melody screen
 got the same (:data:`device.melody_screen.JUMP_PENALTY`). Offline through the shipped Recognizer,
 seed 0, top-1 / top-10 / MRR without jumps, then with penalties 30 and 12 (shipped), then 20 and
-8: sung twice, careful 0.685 / 0.835 / 0.743, 0.765 / 0.895 / 0.811, 0.795 / 0.910 / 0.840; mixed
+8, jumps landing on every row (the shipped landing: end of this paragraph): sung twice, careful
+0.685 / 0.835 / 0.743, 0.765 / 0.895 / 0.811, 0.795 / 0.910 / 0.840; mixed
 skills 0.515 / 0.715 / 0.585, 0.620 / 0.795 / 0.674, 0.640 / 0.820 / 0.696. Sung once, 30 and 12
 left the six 200-hum sets of seeds 0-2 (careful and mixed skills) and two sets of 150 hums of
 15-28 s as they were (two MRRs +0.001); 20 and 8 moved them by a hum each way (seed-2 careful +1
@@ -143,8 +144,13 @@ demo confidence). Tried first with the full penalty in both passes, on the
 seed-0 careful hums repeated sample for sample: penalties 10 and 4 gave 0.820 top-1 (20 and 8:
 0.775, none: 0.590) but sung once 0.910 -> 0.900; 15 and 6: 0.905. A jump costs 30 / the hum's
 contour values per value: a 5 s hum can hardly afford one (a wrong song would gain most by
-fitting a short hum's pieces in different places), a 20 s hum can. The row minimum it needs
-costs TIMING.
+fitting a short hum's pieces in different places), a 20 s hum can. A jump lands only every
+``JUMP_EVERY`` = 4 contour values (half a second), on the rows that many values apart in the
+first pass: landing on every row cost the melody stage ~19 % more time (one pinned x86 core, 60
+seed-0 careful hums, p50 140 -> 167 ms), every 4 values ~8 % (151 ms), for the same top-1 /
+top-10 / MRR on the careful sets sung once and twice, and 0.620 / 0.795 / 0.674 -> 0.610 /
+0.805 / 0.670 on mixed skills sung twice (seeds 0 and 1 careful sung once as without jumps).
+The screen's jumps cost it ~12 % (24.5 -> 27.4 ms).
 """
 
 from __future__ import annotations

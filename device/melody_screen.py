@@ -53,7 +53,7 @@ songs a 25 s hum's screen took 225 / 343 ms (p50 / p95, one x86 core, ``benchmar
 10000 --hum-seconds 25``), ~1.7 s on a Pi 4. Session 24 screens with a hum's last
 ``SCREEN_MAX_INTERVALS`` intervals only (a 4-15 s hum has at most ~40, a 15-28 s hum a median of
 30 and up to ~100): the screen hands candidates to the DTW, which still reads the whole hum, and
-30 intervals are ~15 notes, plenty to find a passage. Offline through the shipped Recognizer
+30 intervals are 31 notes, plenty to find a passage. Offline through the shipped Recognizer
 (top-1 / top-10 / MRR, all -> last 30): 150 hums of 15-28 s, seed 0 mixed skills 0.933 / 0.947 /
 0.938 -> 0.933 / 0.947 / 0.940, seed 1 mixed skills 0.847 / 0.907 / 0.863 -> 0.847 / 0.913 /
 0.864, seed 0 careful 0.973 / 0.980 / 0.974 both ways; the four 200-hum sets of 4-15 s identical.
