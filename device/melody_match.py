@@ -258,7 +258,7 @@ def dtw_costs(
     fold: bool = False,
     per_key: bool = False,
     jump_penalty: float | None = None,
-    jump_every: int = JUMP_EVERY,
+    jump_every: int | None = None,
 ) -> np.ndarray:
     """Best mean cost per song: ``query`` (N,) against ``songs`` (C, M) padded with NaN, at ``shifts`` (C, K).
 
@@ -270,7 +270,8 @@ def dtw_costs(
     Returns (C,) costs in [0, COST_CAP]; with ``per_key``, (C, K): each shift's own (a song
     abandoned at its limit gets its bound for every shift). ``jump_penalty``: what leaving one song
     position for any other costs (default ``JUMP_PENALTY``; a decimated pass gives its share), on
-    every ``jump_every``-th row only: a repeat lands a few values late, for a fraction of the time.
+    every ``jump_every``-th row only (default ``JUMP_EVERY``; both read at call time, as the
+    first pass reads them): a repeat lands a few values late, for a fraction of the time.
     """
     n = len(query)
     n_songs, m = songs.shape
@@ -308,6 +309,7 @@ def dtw_costs(
     double = np.empty_like(d_prev[..., 2:])
     penalty = np.float32(OFF_DIAGONAL_PENALTY)
     jump = np.float32(JUMP_PENALTY if jump_penalty is None else jump_penalty)
+    jump_every = JUMP_EVERY if jump_every is None else jump_every
     for i in range(1, n):
         if limit is not None and i % ABANDON_EVERY == 0 and np.isfinite(limit).any():
             so_far = np.minimum(d_prev.min(axis=(1, 2)), d_prev2.min(axis=(1, 2)))
@@ -505,6 +507,8 @@ def coarse_readings(
     costs: list[np.ndarray] = []
     best_tempo = np.argmax(chosen, axis=1)
     best_so_far = np.full(len(chunk), np.inf)
+    jump = JUMP_PENALTY / step  # the same share of the mean cost as in full (a step-th of the values)
+    every = max(JUMP_EVERY // step, 1)  # rows ``step`` values apart: a landing every ~JUMP_EVERY values
     for stretch, hum in enumerate(stretched):
         shifts = candidate_shifts(hum, chunk)
         if fold:
@@ -514,8 +518,6 @@ def coarse_readings(
             if len(take) == 0:
                 continue
             coarse_hum = resample(hum, scale / step)
-            jump = JUMP_PENALTY / step  # the same share of the mean cost as in full (a step-th of the values)
-            every = max(JUMP_EVERY // step, 1)
             by_key = dtw_costs(
                 coarse_hum, coarse_songs[take], shifts[take], limits[take], fold=fold, per_key=True, jump_penalty=jump, jump_every=every
             )
