@@ -107,9 +107,12 @@ def test_cli_listen_with_the_terminal_as_button(bundle_path, microphones, tunes,
     microphones["hum_mic"].load(np.concatenate([make_hum(tunes[6], seed=43), np.zeros(3 * SR, np.float32)]), SR)
     profile = tmp_path / "test.toml"
     log = tmp_path / "log" / "answers.jsonl"
+    # The file microphone has no clock: past the file's end ALSA goes on delivering silence as fast
+    # as it is read, up to max_seconds. A press capped below the ring's size fits in it whole
+    # however slowly a loaded machine reads it (with the 25 s default, the silence overflowed).
     profile.write_text(
         f'[device]\nname = "test"\nbundle = "{bundle_path}"\n[audio]\ninput = "hum_mic"\nring_seconds = 20.0\n'
-        f'[button]\npin = -1\n[answer]\nlog = "{log}"\n'
+        f'[capture]\nmax_seconds = 18.0\n[button]\npin = -1\n[answer]\nlog = "{log}"\n'
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "device.cli", "listen", "--profile", str(profile), "--presses", "1"],
