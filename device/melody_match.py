@@ -172,13 +172,17 @@ LONG_SONG_STEP = 3  # in the first pass instead of COARSE_STEP (see the module d
 COARSE_QUERY_VALUES = 60  # a longer hum's first pass takes a larger step, so its coarse hum stays ~this long (see match_contours)
 COARSE_SLACK = 1.0  # the first pass drops a song once its coarse cost passes this x the caller's limit (see match_contours)
 READINGS_REFINED = 1  # per song, the best (stretch, tempo, key) readings of the first pass matched in full
-# A hum may go back to a passage it already sang (people repeat a hook: "da da da daa" twice over)
-# or skip ahead: the DTW path may leave one song position for any other, in the same key, for this
-# many semitones on the accumulated cost (see the module docstring, session 24). Per contour value
-# that is 30 / the hum's length: dear for a short hum, where a wrong song would gain most from
-# fitting its pieces in different places, cheap for a long one, which repeats most often.
+# A hum may go back to a passage it already sang (people repeat a hook: "da da da daa" twice over).
+# In the first pass the DTW path may leave one song position for any other, in the same key, for
+# JUMP_PENALTY semitones on the accumulated cost (its step-th share; see the module docstring,
+# session 24): 30 / the hum's length per contour value, dear for a short hum, where a wrong song
+# would gain most from fitting its pieces in different places. The full pass (match_in_full) may
+# only go back to where its path started, a retake of the passage, for RETAKE_PENALTY (session
+# 25): a wrong song cannot place each piece where it fits best, so a retake may cost far less.
 JUMP_PENALTY = 30.0
 JUMP_EVERY = 4  # contour values between the rows where a jump may land (each such row costs ~1/4 more)
+RETAKE_PENALTY = 10.0
+RETAKE_WINDOW = 2  # contour values either side of the path's start where a retake may land
 INTERVAL_SCALES = (1.0, 1.15)  # the hum's intervals as sung and 15 % wider (see stretch_intervals and the docstring)
 
 
@@ -259,6 +263,7 @@ def dtw_costs(
     per_key: bool = False,
     jump_penalty: float | None = None,
     jump_every: int | None = None,
+    retakes: bool = False,
 ) -> np.ndarray:
     """Best mean cost per song: ``query`` (N,) against ``songs`` (C, M) padded with NaN, at ``shifts`` (C, K).
 
@@ -272,6 +277,10 @@ def dtw_costs(
     position for any other costs (default ``JUMP_PENALTY``; a decimated pass gives its share), on
     every ``jump_every``-th row only (default ``JUMP_EVERY``; both read at call time, as the
     first pass reads them): a repeat lands a few values late, for a fraction of the time.
+    ``retakes``: a jump may only go back to within ``RETAKE_WINDOW`` values of where the best path
+    so far started (the hum sings its passage again; default penalty ``RETAKE_PENALTY``), so a
+    wrong song cannot fit each piece of a hum in its own best place. Each cell then carries its
+    path's starting column (~1/3 more time per row).
     """
     n = len(query)
     n_songs, m = songs.shape
@@ -280,8 +289,8 @@ def dtw_costs(
     out = np.full((n_songs, shifts.shape[1]) if per_key else n_songs, COST_CAP, np.float32)
     alive = np.arange(n_songs)
     limit = None if limits is None else np.minimum(np.asarray(limits, np.float64), COST_CAP) * n
-    # Query-independent part of the cost, once: shift - song; NaN where a song is padded, and
-    # np.fmin turns NaN into the cap, so padding needs no mask.
+    # Query-independent part of the cost, once: shift - song; NaN where a song is padded (np.fmin
+    # turns NaN into the cap, and ``padding`` then bars those cells).
     base = (shifts[:, :, None] - songs[:, None, :]).astype(np.float32)  # (C, K, M)
     if fold:
         # Pitch-class distance without a per-row np.mod (4x the cost of the rest of a row): with
@@ -292,24 +301,39 @@ def dtw_costs(
         spare = np.empty_like(base)
     inf = np.float32(np.inf)
     cap = np.float32(COST_CAP)
+    # No path through a song's padding: before session 25 a path could run on past a song's end
+    # at the cap per value, so a song near the cap cost up to ~0.03 less beside longer songs than
+    # alone, and the re-rank's exact places could differ from matching every song in one batch.
+    padding = np.where(np.isnan(base), inf, np.float32(0.0))
+    if retakes:  # float64 costs on a grid, with each path's starting column packed below it (see retake_start)
+        base, padding = on_cost_grid(base.astype(np.float64)), padding.astype(np.float64)
+        query = on_cost_grid(np.asarray(query, np.float64).copy())  # so every |base + query| is on the grid
+        spare = np.empty_like(base) if fold else None
 
     def row_cost(i: int) -> np.ndarray:
-        cost = base + np.float32(query[i])
+        cost = base + query.dtype.type(query[i])
         np.abs(cost, out=cost)
         if fold:
             np.subtract(np.float32(12.0), cost, out=spare)
             np.minimum(cost, spare, out=cost)  # NaN padding stays NaN, and fmin turns it into the cap
-        return np.fmin(cost, cap, out=cost)
+        np.fmin(cost, cap, out=cost)
+        cost += padding
+        return cost
 
     cost_prev = row_cost(0)
     d_prev = cost_prev.copy()  # free start anywhere in the song
+    if retakes:
+        d_prev += np.arange(m) * RETAKE_START_UNIT  # each path carries its starting column
     d_prev2 = np.full_like(d_prev, inf)
     best = np.empty_like(d_prev)  # buffers reused across rows: no allocation in the loop
     half = np.empty_like(d_prev[..., 1:])
     double = np.empty_like(d_prev[..., 2:])
     penalty = np.float32(OFF_DIAGONAL_PENALTY)
-    jump = np.float32(JUMP_PENALTY if jump_penalty is None else jump_penalty)
+    jump = np.float32((RETAKE_PENALTY if retakes else JUMP_PENALTY) if jump_penalty is None else jump_penalty)
     jump_every = JUMP_EVERY if jump_every is None else jump_every
+    if retakes:
+        penalty, jump = on_cost_grid(np.float64(penalty)), on_cost_grid(np.float64(jump))
+        window = np.arange(-RETAKE_WINDOW, RETAKE_WINDOW + 1)
     for i in range(1, n):
         if limit is not None and i % ABANDON_EVERY == 0 and np.isfinite(limit).any():
             so_far = np.minimum(d_prev.min(axis=(1, 2)), d_prev2.min(axis=(1, 2)))
@@ -322,6 +346,7 @@ def dtw_costs(
                 if len(alive) == 0:
                     return out
                 base, d_prev, d_prev2, cost_prev = base[keep], d_prev[keep], d_prev2[keep], cost_prev[keep]
+                padding = padding[keep]
                 best, half, double = np.empty_like(d_prev), np.empty_like(d_prev[..., 1:]), np.empty_like(d_prev[..., 2:])
                 if fold:
                     spare = np.empty_like(base)
@@ -333,13 +358,54 @@ def dtw_costs(
         np.add(d_prev2[..., :-1], cost_prev[..., 1:], out=half)  # (i-2, j-1): hum half as fast here
         half += penalty
         np.minimum(best[..., 1:], half, out=best[..., 1:])
-        if i % jump_every == 0:
+        if i % jump_every == 0 and retakes:
+            land_retake(d_prev, best, jump, window)  # (i-1, its path's start): the passage again
+        elif i % jump_every == 0:
             np.minimum(best, d_prev.min(axis=2, keepdims=True) + jump, out=best)  # (i-1, anywhere): a repeat or a skip
         np.add(cost, best, out=d_prev2)  # the oldest row's buffer becomes the new row
         d_prev2, d_prev, cost_prev = d_prev, d_prev2, cost
     by_key = d_prev.min(axis=2) / n
     out[alive] = np.minimum(by_key if per_key else by_key.min(axis=1), COST_CAP)
     return out
+
+
+# Retakes (dtw_costs with ``retakes``) need each path's starting column. Carrying it in an array
+# beside the costs cost ~3x the DTW's time (a masked copy per move and row); instead, costs are
+# rounded to multiples of 2^-12 semitone (float64, so sums stay exact) and the column rides below
+# them, in units of 2^-28: a path's accumulated cost is exact, its start column is its last 16
+# bits, and comparing two paths compares their costs first (a tie goes to the earlier start).
+RETAKE_COST_GRID = 2.0**12
+RETAKE_START_UNIT = 2.0**-28  # 2^16 columns (2 hours of song at 8.3 values/s) fit under the cost grid
+
+
+def on_cost_grid(costs):
+    """``costs`` (float64) rounded to the retake cost grid, in place for arrays."""
+    if isinstance(costs, np.ndarray):
+        costs *= RETAKE_COST_GRID
+        np.rint(costs, out=costs)
+        costs /= RETAKE_COST_GRID
+        return costs
+    return np.float64(np.rint(costs * RETAKE_COST_GRID) / RETAKE_COST_GRID)
+
+
+def retake_start(packed: np.ndarray) -> np.ndarray:
+    """The starting columns packed below accumulated retake costs (see ``RETAKE_START_UNIT``)."""
+    scaled = packed * RETAKE_COST_GRID
+    return np.rint((scaled - np.floor(scaled)) / (RETAKE_COST_GRID * RETAKE_START_UNIT)).astype(np.int64)
+
+
+def land_retake(d_prev: np.ndarray, best: np.ndarray, jump: np.float64, window: np.ndarray) -> None:
+    """A retake (:func:`dtw_costs` with ``retakes``): per song and key, the best path so far may
+    start again, for ``jump``, within ``window`` columns of where it started (its packed start
+    rides along, so the new take keeps it); updates ``best`` (the new row's predecessors) in
+    place. Both arrays are contiguous (songs, keys, columns), read as (songs x keys, columns)."""
+    m = d_prev.shape[-1]
+    costs = d_prev.reshape(-1, m)
+    rows = np.arange(len(costs))
+    through = costs[rows, costs.argmin(axis=1)]  # each song and key's best path so far
+    cells = (rows[:, None], np.clip(retake_start(through)[:, None] + window, 0, m - 1))
+    flat = best.reshape(-1, m)
+    flat[cells] = np.minimum(flat[cells], (through + jump)[:, None])
 
 
 def note_rate(contour: np.ndarray) -> float:
@@ -479,7 +545,7 @@ def match_in_full(
         shifts = np.array([[readings[picks[k]][2][k]] for k in take], np.float32)
         query_version = resample(stretched[stretch], scales[version])
         padded = pad_contours([chunk[k] for k in take])
-        out[take] = dtw_costs(query_version, padded, shifts, np.asarray(limits, np.float64)[take], fold)
+        out[take] = dtw_costs(query_version, padded, shifts, np.asarray(limits, np.float64)[take], fold, retakes=True)
     return out
 
 

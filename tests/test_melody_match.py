@@ -8,7 +8,7 @@ import pytest
 from device import melody_match
 from device.bundle import load_bundle
 from device.frontend import FrontEndConfig, compute_features
-from device.melody_match import COST_CAP, match_contours
+from device.melody_match import COST_CAP, dtw_costs, match_contours
 from device.pitch import (
     HUM_RANGE_SEMITONES,
     HUM_VOICING_DB,
@@ -206,9 +206,10 @@ def test_a_passage_far_from_the_songs_middle_is_tried_in_its_own_octave():
 
 
 def test_a_hum_that_sings_its_passage_twice_still_fits_its_song(monkeypatch):
-    """People repeat a hook. The path may jump back (or ahead) for ``JUMP_PENALTY``: the hum sung
-    twice costs what it costs once plus that penalty spread over its values; without the jump the
-    second take lies where the song goes on to other notes."""
+    """People repeat a hook. The full pass's path may go back to where it started for
+    ``RETAKE_PENALTY`` (the first pass's anywhere for ``JUMP_PENALTY``): the hum sung twice costs
+    what it costs once plus that penalty spread over its values; without jumps the second take
+    lies where the song goes on to other notes."""
     rng = np.random.default_rng(3)
     songs = [np.repeat(rng.integers(55, 75, 60).astype(np.float32), rng.integers(2, 5, 60)) for _ in range(30)]
     passage = (songs[11][50:105] - 4.0 + rng.normal(0, 0.15, 55)).astype(np.float32)  # twice: under 120 values, step 2
@@ -216,11 +217,40 @@ def test_a_hum_that_sings_its_passage_twice_still_fits_its_song(monkeypatch):
     once = match_contours(passage, songs)
     repeated = match_contours(twice, songs)
     assert int(np.argmin(repeated)) == 11
-    assert repeated[11] <= once[11] + melody_match.JUMP_PENALTY / len(twice) + 0.02
+    assert repeated[11] <= once[11] + melody_match.RETAKE_PENALTY / len(twice) + 0.02
     assert repeated[11] < 0.4 * np.median(repeated)
     monkeypatch.setattr(melody_match, "JUMP_PENALTY", np.inf)  # no jumps: one contiguous stretch of the song
+    monkeypatch.setattr(melody_match, "RETAKE_PENALTY", np.inf)
     assert match_contours(twice, songs)[11] > 2 * repeated[11]
-    assert np.allclose(match_contours(passage, songs), once, atol=0.02)  # a hum sung once barely jumps
+    contiguous = match_contours(passage, songs)
+    assert abs(contiguous[11] - once[11]) < 0.02  # the right song's path, sung once, needs no jump
+    assert int(np.argmin(contiguous)) == int(np.argmin(once)) == 11
+
+
+def test_a_retake_goes_back_to_the_passage_not_to_where_the_next_piece_fits():
+    """With ``retakes`` the path may only start again where it began, so a hum made of two
+    unrelated pieces of a song (which anywhere-jumps would let it fit piece by piece, as they let a
+    wrong song fit a hum's pieces in their own best places) costs what one contiguous stretch
+    costs, while the passage sung twice still costs the penalty and no more."""
+    rng = np.random.default_rng(5)
+    song = np.repeat(rng.integers(55, 75, 80).astype(np.float32), 3)[None]  # (1, 240)
+    first, elsewhere = song[0, 30:90], song[0, 150:210]
+    shifts = np.zeros((1, 1), np.float32)
+
+    def cost(query: np.ndarray, **kwargs) -> float:
+        return float(dtw_costs(query.astype(np.float32), song, shifts, jump_penalty=6.0, **kwargs)[0])
+
+    pieces = np.concatenate([first, elsewhere])
+    retake = np.concatenate([first, first])
+    assert cost(pieces) <= 6.0 / len(pieces) + 1e-5  # anywhere: the pieces fit for one jump
+    assert cost(pieces, retakes=True) > 0.5  # no way back but to the start of the first piece
+    assert cost(retake, retakes=True) <= 6.0 / len(retake) + 1e-5
+    # Songs abandoned at their limits keep their start columns in step with the rest.
+    several = np.concatenate([song, np.roll(song, 40, axis=1), song[:, ::-1]])
+    limits = np.array([1.0, 0.05, 0.05])
+    exact = dtw_costs(retake.astype(np.float32), several, np.zeros((3, 1), np.float32), jump_penalty=6.0, retakes=True)
+    bounded = dtw_costs(retake.astype(np.float32), several, np.zeros((3, 1), np.float32), limits, jump_penalty=6.0, retakes=True)
+    assert bounded[0] == exact[0] and np.all(bounded[1:] > limits[1:])
 
 
 def test_stretched_intervals_undo_a_compressed_hum(monkeypatch):
