@@ -151,6 +151,30 @@ seed-0 careful hums, p50 140 -> 167 ms), every 4 values ~8 % (151 ms), for the s
 top-10 / MRR on the careful sets sung once and twice, and 0.620 / 0.795 / 0.674 -> 0.610 /
 0.805 / 0.670 on mixed skills sung twice (seeds 0 and 1 careful sung once as without jumps).
 The screen's jumps cost it ~12 % (24.5 -> 27.4 ms).
+
+Session 25: a jump to anywhere lets a wrong song fit each piece of a hum where it fits best, so
+it had to cost 30, and a hook sung twice still lost 14.5 points of top-1 against sung once
+(seed 0 careful 0.765 against 0.910). Given only the first take to the melody stage (an oracle
+split, offline), the same hums were named first for 0.890 (mixed skills 0.705 against 0.610):
+the second take is worth little, the freedom it needs costs. The full pass now lets its path go
+back only to where it started, within ``RETAKE_WINDOW`` values, for ``RETAKE_PENALTY`` = 10 (a
+retake of the passage, which is what people do); the first pass keeps its anywhere-jumps at 30
+(cheap; it only picks readings and drops songs). Offline through the shipped Recognizer (top-1 /
+top-10 / MRR, session 24 -> now): sung twice, seed 0 careful 0.765 / 0.895 / 0.811 -> 0.820 /
+0.910 / 0.853, seed 0 mixed skills 0.610 / 0.805 / 0.670 -> 0.655 / 0.800 / 0.710, seed 1
+careful 0.735 / 0.860 / 0.779 -> 0.795 / 0.870 / 0.823; sung once, seeds 0 and 2 careful and
+seed 0 mixed skills unchanged, seed 1 careful 0.860 / 0.905 / 0.875 -> 0.855 / 0.900 / 0.873,
+seed 1 mixed skills 0.675 / 0.735 / 0.696 -> 0.670 / 0.735 / 0.692, seed 2 mixed skills 0.710 /
+0.825 / 0.749 -> 0.710 / 0.820 / 0.748 (a hum each). Penalties tried on seed 0 (sung twice
+careful / sung once careful, top-1): 15: 0.795 / 0.910; 6: 0.835 / 0.905; 2: 0.840 / 0.900;
+the first pass's jumps at 10 as well: 0.830 / 0.910 but sung once mixed skills 0.690 (6: 0.685).
+The demo's answers and confidences are unchanged (hum3 0.71, hum7 0.76). Each path's starting
+column rides in its cost: the full pass's costs are float64 on a 2^-12 semitone grid with the
+column below it (``RETAKE_START_UNIT``); carrying it in an array beside the costs made the full
+pass ~3x slower. On one pinned x86 core (60 seed-0 careful hums, both versions at once on two
+cores) the melody stage's p50 went 153 -> 165 ms (p95 244 -> 255). Paths may no longer run on
+into a song's padding (before, a song near the cap could cost ~0.035 less beside longer songs
+than alone): a song's cost no longer depends on which songs share its batch.
 """
 
 from __future__ import annotations
