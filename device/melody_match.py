@@ -304,7 +304,8 @@ def dtw_costs(
     ``retakes``: a jump may only go back to within ``RETAKE_WINDOW`` values of where the best path
     so far started (the hum sings its passage again; default penalty ``RETAKE_PENALTY``), so a
     wrong song cannot fit each piece of a hum in its own best place. Each cell then carries its
-    path's starting column (~1/3 more time per row).
+    path's starting column packed below its cost (see ``RETAKE_START_UNIT``; ~1.6x the time per
+    row). Batches of songs over ``RETAKE_MAX_COLUMNS`` values jump anywhere instead.
     """
     n = len(query)
     n_songs, m = songs.shape
@@ -326,13 +327,13 @@ def dtw_costs(
     inf = np.float32(np.inf)
     cap = np.float32(COST_CAP)
     # No path through a song's padding: before session 25 a path could run on past a song's end
-    # at the cap per value, so a song near the cap cost up to ~0.03 less beside longer songs than
+    # at the cap per value, so a song near the cap could cost ~0.035 less beside longer songs than
     # alone, and the re-rank's exact places could differ from matching every song in one batch.
     padding = np.where(np.isnan(base), inf, np.float32(0.0))
-    if retakes:  # float64 costs on a grid, with each path's starting column packed below it (see retake_start)
-        base, padding = on_cost_grid(base.astype(np.float64)), padding.astype(np.float64)
-        query = on_cost_grid(np.asarray(query, np.float64).copy())  # so every |base + query| is on the grid
-        spare = np.empty_like(base) if fold else None
+    retakes = retakes and m < RETAKE_MAX_COLUMNS
+    if retakes:  # costs on a grid, accumulated in float64 with each path's starting column packed below (see retake_start)
+        base = on_cost_grid(base)  # exact in float32 too: every |base + query| stays on the grid
+        query = on_cost_grid(np.asarray(query, np.float32).copy())
 
     def row_cost(i: int) -> np.ndarray:
         cost = base + query.dtype.type(query[i])
@@ -347,7 +348,7 @@ def dtw_costs(
     cost_prev = row_cost(0)
     d_prev = cost_prev.copy()  # free start anywhere in the song
     if retakes:
-        d_prev += np.arange(m) * RETAKE_START_UNIT  # each path carries its starting column
+        d_prev = d_prev + np.arange(m) * RETAKE_START_UNIT  # float64: each path carries its starting column
     d_prev2 = np.full_like(d_prev, inf)
     best = np.empty_like(d_prev)  # buffers reused across rows: no allocation in the loop
     half = np.empty_like(d_prev[..., 1:])
@@ -400,10 +401,11 @@ def dtw_costs(
 # bits, and comparing two paths compares their costs first (a tie goes to the earlier start).
 RETAKE_COST_GRID = 2.0**12
 RETAKE_START_UNIT = 2.0**-28  # 2^16 columns (2 hours of song at 8.3 values/s) fit under the cost grid
+RETAKE_MAX_COLUMNS = 2**16  # a batch of longer songs jumps anywhere instead (their columns would not fit)
 
 
 def on_cost_grid(costs):
-    """``costs`` (float64) rounded to the retake cost grid, in place for arrays."""
+    """``costs`` rounded to the retake cost grid, in place for arrays (exact in float32 below 2^11)."""
     if isinstance(costs, np.ndarray):
         costs *= RETAKE_COST_GRID
         np.rint(costs, out=costs)
@@ -413,8 +415,9 @@ def on_cost_grid(costs):
 
 
 def retake_start(packed: np.ndarray) -> np.ndarray:
-    """The starting columns packed below accumulated retake costs (see ``RETAKE_START_UNIT``)."""
-    scaled = packed * RETAKE_COST_GRID
+    """The starting columns packed below accumulated retake costs (see ``RETAKE_START_UNIT``);
+    0 where no path reaches (inf)."""
+    scaled = np.where(np.isfinite(packed), packed, 0.0) * RETAKE_COST_GRID
     return np.rint((scaled - np.floor(scaled)) / (RETAKE_COST_GRID * RETAKE_START_UNIT)).astype(np.int64)
 
 

@@ -251,6 +251,12 @@ def test_a_retake_goes_back_to_the_passage_not_to_where_the_next_piece_fits():
     exact = dtw_costs(retake.astype(np.float32), several, np.zeros((3, 1), np.float32), jump_penalty=6.0, retakes=True)
     bounded = dtw_costs(retake.astype(np.float32), several, np.zeros((3, 1), np.float32), limits, jump_penalty=6.0, retakes=True)
     assert bounded[0] == exact[0] and np.all(bounded[1:] > limits[1:])
+    # A song too short for any path (one value) costs the cap, and its unreachable rows raise nothing.
+    short = np.full((2, 240), np.nan, np.float32)
+    short[0, 0], short[1] = 60.0, song[0]
+    with np.errstate(all="raise"):
+        costs = dtw_costs(retake.astype(np.float32), short, np.zeros((2, 1), np.float32), retakes=True)
+    assert costs[0] == COST_CAP and costs[1] < 0.2
 
 
 def test_stretched_intervals_undo_a_compressed_hum(monkeypatch):
