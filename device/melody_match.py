@@ -169,10 +169,11 @@ seed 1 mixed skills 0.675 / 0.735 / 0.696 -> 0.670 / 0.735 / 0.692, seed 2 mixed
 careful / sung once careful, top-1): 15: 0.795 / 0.910; 6: 0.835 / 0.905; 2: 0.840 / 0.900;
 the first pass's jumps at 10 as well: 0.830 / 0.910 but sung once mixed skills 0.690 (6: 0.685).
 The demo's answers and confidences are unchanged (hum3 0.71, hum7 0.76). Each path's starting
-column rides in its cost: the full pass's costs are float64 on a 2^-12 semitone grid with the
-column below it (``RETAKE_START_UNIT``); carrying it in an array beside the costs made the full
+column rides in its cost: the full pass's costs lie on a 2^-12 semitone grid, summed in float64
+with the column below them (``RETAKE_START_UNIT``); carrying it in an array beside the costs made the full
 pass ~3x slower. On one pinned x86 core (60 seed-0 careful hums, both versions at once on two
-cores) the melody stage's p50 went 153 -> 165 ms (p95 244 -> 255). Paths may no longer run on
+cores, two runs) the melody stage's p50 went 153 -> 165 and 152 -> 169 ms; for 25 s hums
+(``benchmarks.device --hum-seconds 25``, demo bundle) 136 -> 151 ms. Paths may no longer run on
 into a song's padding (before, a song near the cap could cost ~0.035 less beside longer songs
 than alone): a song's cost no longer depends on which songs share its batch.
 """
