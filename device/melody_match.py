@@ -316,7 +316,7 @@ def dtw_costs(
     alive = np.arange(n_songs)
     limit = None if limits is None else np.minimum(np.asarray(limits, np.float64), COST_CAP) * n
     # Query-independent part of the cost, once: shift - song; NaN where a song is padded (np.fmin
-    # turns NaN into the cap, and ``padding`` then bars those cells).
+    # against ``ceiling`` turns NaN into inf there, the cap elsewhere).
     base = (shifts[:, :, None] - songs[:, None, :]).astype(np.float32)  # (C, K, M)
     if fold:
         # Pitch-class distance without a per-row np.mod (4x the cost of the rest of a row): with
@@ -327,24 +327,23 @@ def dtw_costs(
         spare = np.empty_like(base)
     inf = np.float32(np.inf)
     cap = np.float32(COST_CAP)
-    # No path through a song's padding: before session 25 a path could run on past a song's end
-    # at the cap per value, so a song near the cap could cost ~0.035 less beside longer songs than
-    # alone, and the re-rank's exact places could differ from matching every song in one batch.
-    padding = np.where(np.isnan(base), inf, np.float32(0.0))
+    # The per-cell cap: COST_CAP in a song, inf in its padding, so no path runs through padding.
+    # Before session 25 a path could run on past a song's end at the cap per value, so a song near
+    # the cap could cost ~0.035 less beside longer songs than alone, and the re-rank's exact places
+    # could differ from matching every song in one batch.
+    ceiling = np.where(np.isnan(base), inf, cap)
     retakes = retakes and m < RETAKE_MAX_COLUMNS
     if retakes:  # costs on a grid, accumulated in float64 with each path's starting column packed below (see retake_start)
         base = on_cost_grid(base)  # exact in float32 too: every |base + query| stays on the grid
-        query = on_cost_grid(np.asarray(query, np.float32).copy())
+        query = on_cost_grid(np.asarray(query, np.float32))
 
     def row_cost(i: int) -> np.ndarray:
-        cost = base + query.dtype.type(query[i])
+        cost = base + np.float32(query[i])
         np.abs(cost, out=cost)
         if fold:
             np.subtract(np.float32(12.0), cost, out=spare)
-            np.minimum(cost, spare, out=cost)  # NaN padding stays NaN, and fmin turns it into the cap
-        np.fmin(cost, cap, out=cost)
-        cost += padding
-        return cost
+            np.minimum(cost, spare, out=cost)  # NaN padding stays NaN
+        return np.fmin(cost, ceiling, out=cost)  # NaN padding -> inf
 
     cost_prev = row_cost(0)
     d_prev = cost_prev.copy()  # free start anywhere in the song
@@ -372,7 +371,7 @@ def dtw_costs(
                 if len(alive) == 0:
                     return out
                 base, d_prev, d_prev2, cost_prev = base[keep], d_prev[keep], d_prev2[keep], cost_prev[keep]
-                padding = padding[keep]
+                ceiling = ceiling[keep]
                 best, half, double = np.empty_like(d_prev), np.empty_like(d_prev[..., 1:]), np.empty_like(d_prev[..., 2:])
                 if fold:
                     spare = np.empty_like(base)
@@ -384,10 +383,11 @@ def dtw_costs(
         np.add(d_prev2[..., :-1], cost_prev[..., 1:], out=half)  # (i-2, j-1): hum half as fast here
         half += penalty
         np.minimum(best[..., 1:], half, out=best[..., 1:])
-        if i % jump_every == 0 and retakes:
-            land_retake(d_prev, best, jump, window)  # (i-1, its path's start): the passage again
-        elif i % jump_every == 0:
-            np.minimum(best, d_prev.min(axis=2, keepdims=True) + jump, out=best)  # (i-1, anywhere): a repeat or a skip
+        if i % jump_every == 0:
+            if retakes:
+                land_retake(d_prev, best, jump, window)  # (i-1, its path's start): the passage again
+            else:
+                np.minimum(best, d_prev.min(axis=2, keepdims=True) + jump, out=best)  # (i-1, anywhere): a repeat or a skip
         np.add(cost, best, out=d_prev2)  # the oldest row's buffer becomes the new row
         d_prev2, d_prev, cost_prev = d_prev, d_prev2, cost
     by_key = d_prev.min(axis=2) / n
@@ -406,13 +406,9 @@ RETAKE_MAX_COLUMNS = 2**16  # a batch of longer songs jumps anywhere instead (th
 
 
 def on_cost_grid(costs):
-    """``costs`` rounded to the retake cost grid, in place for arrays (exact in float32 below 2^11)."""
-    if isinstance(costs, np.ndarray):
-        costs *= RETAKE_COST_GRID
-        np.rint(costs, out=costs)
-        costs /= RETAKE_COST_GRID
-        return costs
-    return np.float64(np.rint(costs * RETAKE_COST_GRID) / RETAKE_COST_GRID)
+    """``costs`` (an array or a scalar, of its own float type) rounded to the retake cost grid
+    (exact in float32 below 2^11)."""
+    return np.rint(costs * RETAKE_COST_GRID) / RETAKE_COST_GRID
 
 
 def retake_start(packed: np.ndarray) -> np.ndarray:
