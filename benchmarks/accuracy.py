@@ -2,7 +2,7 @@
 
     python -m benchmarks.accuracy --songs 2000 --queries 300 --negatives 150 --seed 0 [--catalog-melody notes|audio]
         [--render arrangement|sung|melody] [--singing careful|casual|untrained|mixed] [--mains-hum SNR_DB] [--fit-decision]
-        [--hum-seconds MIN MAX] [--max-seconds S] [--takes N]
+        [--hum-seconds MIN MAX] [--max-seconds S] [--takes N [--elsewhere]]
 
 Catalog: distinct tunes (no two are twins: :func:`choose_catalog`): every held-out tune (never
 trained on, nor a twin of one) but the 50 kept back as "not in the catalog", topped up with
@@ -16,7 +16,8 @@ starting anywhere, with random style, key, tempo, errors, room and noise; so tar
 longer nor shorter than the distractors. ``--hum-seconds 15 28`` hums longer passages (people at
 a speaker hum 4-30 s, DESIGN), and ``--max-seconds 12`` cuts every hum to what a capture that
 stops itself after 12 s (``capture.max_seconds``) would hear; ``--takes 2`` hums every passage twice
-over (a second take with fresh errors), as people repeat a hook. The catalog goes through the real code path: device
+over (a second take with fresh errors), as people repeat a hook, and ``--takes 2 --elsewhere`` hums
+a passage, then another part of the tune (a line, then the chorus). The catalog goes through the real code path: device
 front end, shipped int8 encoder, bundle writer, bundle loader, :class:`device.recognizer.Recognizer`.
 
 Systems on the same queries:
@@ -160,6 +161,7 @@ def random_hum(
     skill: str = "careful",
     seconds: tuple[float, float] = DEFAULT_HUM_SECONDS,
     takes: int = 1,
+    elsewhere: bool = False,
 ) -> tuple[np.ndarray, object, float]:
     """A hum of ``target`` lasting ``seconds`` (a range; default 4-15 s), random conditions; TV noise
     from another tune.
@@ -171,7 +173,10 @@ def random_hum(
 
     ``takes`` > 1: the singer hums the same passage again, in the same voice, key, tempo and room,
     with fresh errors, after their own short lead-in (people at a speaker repeat a hook). The
-    first take is the one-take hum, draw for draw; the length returned is all takes'.
+    first take is the one-take hum, draw for draw; the length returned is all takes'. With
+    ``elsewhere`` each later take hums another passage of the tune as long: one that starts after
+    the first ends where the tune has one, else one that ends before it starts (people skip from a
+    line to the chorus, or back).
     """
     length = float(rng.uniform(*seconds))
     if seconds == DEFAULT_HUM_SECONDS:
@@ -188,10 +193,22 @@ def random_hum(
     if takes == 1:
         return audio, cond, length  # no further draw: a caller's stream goes on as before
     again = np.random.default_rng(rng.integers(2**63))  # drawn after the first take: it stays as it was
-    repeats = [
-        render_hum(target, seconds_per_beat, start_beat, length, again, cond, distractor, singer, skill)[0] for _ in range(takes - 1)
-    ]
+    repeats = []
+    for _ in range(takes - 1):
+        start = other_passage(target, start_beat, length / seconds_per_beat, again) if elsewhere else start_beat
+        repeats.append(render_hum(target, seconds_per_beat, start, length, again, cond, distractor, singer, skill)[0])
     return np.concatenate([audio, *repeats]), cond, length * takes
+
+
+def other_passage(target: Melody, start_beat: float, span_beats: float, rng: np.random.Generator) -> float:
+    """Where a hum that skips from the passage at ``start_beat`` (``span_beats`` long) goes on: a
+    note onset after the passage where the tune has one (not among its last eight notes), else one
+    a passage's length before it, else any."""
+    usable = target.onset[: max(len(target.onset) - 8, 1)]
+    later = usable[usable >= start_beat + span_beats]
+    earlier = usable[usable + span_beats <= start_beat]
+    pool = later if len(later) else earlier if len(earlier) else usable
+    return float(pool[rng.integers(len(pool))])
 
 
 def benchmark_hum(
@@ -203,15 +220,16 @@ def benchmark_hum(
     skill: str = "careful",
     seconds: tuple[float, float] = DEFAULT_HUM_SECONDS,
     takes: int = 1,
+    elsewhere: bool = False,
 ) -> tuple[int, np.ndarray, object, float]:
     """Hum number ``query`` of ``seed``: (its target, an index below ``n_targets``; audio; conditions; length s).
-    ``takes``: see :func:`random_hum`.
+    ``takes``, ``elsewhere``: see :func:`random_hum`.
 
     Every benchmark draws its hums here, from one random stream per (seed, query), so their
     tables hum the same passages of the same tunes as this benchmark's."""
     rng = np.random.default_rng([seed, 10**6 + query])
     target = int(rng.integers(n_targets))
-    return (target, *random_hum(catalog[target], catalog, rng, singer, skill, seconds, takes))
+    return (target, *random_hum(catalog[target], catalog, rng, singer, skill, seconds, takes, elsewhere))
 
 
 def choose_singer(voice: str, seed: int, query: int) -> str:
@@ -352,6 +370,11 @@ def main() -> None:
         metavar="N",
         help="every hum sung N times over, one take after another (people repeat a hook); default 1",
     )
+    parser.add_argument(
+        "--elsewhere",
+        action="store_true",
+        help="with --takes: every take after the first hums another passage of the tune (a line, then the chorus)",
+    )
     shipped = WindowConfig()
     parser.add_argument(
         "--song-hop", type=int, default=shipped.song_hop, metavar="FRAMES", help="frames between catalog windows (25 frames = 1 s)"
@@ -370,6 +393,8 @@ def main() -> None:
         parser.error("--hum-seconds MIN MAX: 0 < MIN <= MAX")
     if args.takes < 1:
         parser.error("--takes: at least 1")
+    if args.elsewhere and args.takes < 2:
+        parser.error("--elsewhere: with --takes 2 or more (the passages after the first)")
     if args.max_seconds is not None and args.max_seconds < 2:
         parser.error("--max-seconds: at least 2 (the recognizer answers no shorter query)")
     lacking = missing_tools(SINGERS if args.voice != "synth" or args.render == "sung" else ())  # any other voice asks for both tools
@@ -410,6 +435,7 @@ def main() -> None:
             choose_skill(args.singing, args.seed, q),
             args.hum_seconds,
             args.takes,
+            args.elsewhere,
         )
         for q in range(args.queries)
     ]
@@ -422,6 +448,7 @@ def main() -> None:
             choose_skill(args.singing, args.seed, 10**5 + q),
             args.hum_seconds,
             args.takes,
+            args.elsewhere,
         )[0]
         for q in range(args.negatives)
     ]
@@ -440,7 +467,7 @@ def main() -> None:
     buzz = "" if args.mains_hum is None else f", mains buzz {args.mains_hum:g} dB below every hum"
     lengths = (
         f"hums of {args.hum_seconds[0]:g}-{args.hum_seconds[1]:g} s"
-        + ("" if args.takes == 1 else f" sung {args.takes} times over")
+        + ("" if args.takes == 1 else f" sung {args.takes} times over" if not args.elsewhere else f", {args.takes} passages each")
         + ("" if args.max_seconds is None else f" cut to their first {args.max_seconds:g} s")
     )
     print(

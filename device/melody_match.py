@@ -202,8 +202,10 @@ READINGS_REFINED = 1  # per song, the best (stretch, tempo, key) readings of the
 # JUMP_PENALTY semitones on the accumulated cost (its step-th share; see the module docstring,
 # session 24): 30 / the hum's length per contour value, dear for a short hum, where a wrong song
 # would gain most from fitting its pieces in different places. The full pass (match_in_full) may
-# only go back to where its path started, a retake of the passage, for RETAKE_PENALTY (session
+# also go back to where its path started, a retake of the passage, for RETAKE_PENALTY (session
 # 25): a wrong song cannot place each piece where it fits best, so a retake may cost far less.
+# Session 26 gave the full pass back its anywhere-jumps at JUMP_PENALTY beside the retakes: a hum
+# that skips to another part of its song (a line, then the chorus) needs them.
 JUMP_PENALTY = 30.0
 JUMP_EVERY = 4  # contour values between the rows where a jump may land (each such row costs ~1/4 more)
 RETAKE_PENALTY = 10.0
@@ -288,7 +290,7 @@ def dtw_costs(
     per_key: bool = False,
     jump_penalty: float | None = None,
     jump_every: int | None = None,
-    retakes: bool = False,
+    retake_penalty: float | None = None,
 ) -> np.ndarray:
     """Best mean cost per song: ``query`` (N,) against ``songs`` (C, M) padded with NaN, at ``shifts`` (C, K).
 
@@ -302,11 +304,13 @@ def dtw_costs(
     position for any other costs (default ``JUMP_PENALTY``; a decimated pass gives its share), on
     every ``jump_every``-th row only (default ``JUMP_EVERY``; both read at call time, as the
     first pass reads them): a repeat lands a few values late, for a fraction of the time.
-    ``retakes``: a jump may only go back to within ``RETAKE_WINDOW`` values of where the best path
-    so far started (the hum sings its passage again; default penalty ``RETAKE_PENALTY``), so a
-    wrong song cannot fit each piece of a hum in its own best place. Each cell then carries its
-    path's starting column packed below its cost (see ``RETAKE_START_UNIT``; ~1.6x the time per
-    row). Batches of songs over ``RETAKE_MAX_COLUMNS`` values jump anywhere instead.
+    ``retake_penalty``: on the same rows, the path may also go back to within ``RETAKE_WINDOW``
+    values of where the best path so far started (the hum sings its passage again) for this,
+    which may be far less than an anywhere-jump: a wrong song cannot fit each piece of a hum in
+    its own best place by retakes. A path that jumps keeps its start, so after a skip a retake
+    still goes back to the first passage. Each cell then carries its path's starting column
+    packed below its cost (see ``RETAKE_START_UNIT``; ~1.6x the time per row). Batches of songs
+    over ``RETAKE_MAX_COLUMNS`` values only jump anywhere.
     """
     n = len(query)
     n_songs, m = songs.shape
@@ -332,7 +336,7 @@ def dtw_costs(
     # the cap could cost ~0.035 less beside longer songs than alone, and the re-rank's exact places
     # could differ from matching every song in one batch.
     ceiling = np.where(np.isnan(base), inf, cap)
-    retakes = retakes and m < RETAKE_MAX_COLUMNS
+    retakes = retake_penalty is not None and m < RETAKE_MAX_COLUMNS
     if retakes:  # costs on a grid, accumulated in float64 with each path's starting column packed below (see retake_start)
         base = on_cost_grid(base)  # exact in float32 too: every |base + query| stays on the grid
         query = on_cost_grid(np.asarray(query, np.float32))
@@ -354,10 +358,11 @@ def dtw_costs(
     half = np.empty_like(d_prev[..., 1:])
     double = np.empty_like(d_prev[..., 2:])
     penalty = np.float32(OFF_DIAGONAL_PENALTY)
-    jump = np.float32((RETAKE_PENALTY if retakes else JUMP_PENALTY) if jump_penalty is None else jump_penalty)
+    jump = np.float32(JUMP_PENALTY if jump_penalty is None else jump_penalty)
     jump_every = JUMP_EVERY if jump_every is None else jump_every
     if retakes:
         penalty, jump = on_cost_grid(np.float64(penalty)), on_cost_grid(np.float64(jump))
+        retake = on_cost_grid(np.float64(retake_penalty))
         window = np.arange(-RETAKE_WINDOW, RETAKE_WINDOW + 1)
     for i in range(1, n):
         if limit is not None and i % ABANDON_EVERY == 0 and np.isfinite(limit).any():
@@ -385,7 +390,7 @@ def dtw_costs(
         np.minimum(best[..., 1:], half, out=best[..., 1:])
         if i % jump_every == 0:
             if retakes:
-                land_retake(d_prev, best, jump, window)  # (i-1, its path's start): the passage again
+                land_jumps(d_prev, best, jump, retake, window)  # (i-1, anywhere or its path's start)
             else:
                 np.minimum(best, d_prev.min(axis=2, keepdims=True) + jump, out=best)  # (i-1, anywhere): a repeat or a skip
         np.add(cost, best, out=d_prev2)  # the oldest row's buffer becomes the new row
@@ -395,7 +400,7 @@ def dtw_costs(
     return out
 
 
-# Retakes (dtw_costs with ``retakes``) need each path's starting column. Carrying it in an array
+# Retakes (dtw_costs with ``retake_penalty``) need each path's starting column. Carrying it in an array
 # beside the costs cost ~3x the DTW's time (a masked copy per move and row); instead, costs are
 # rounded to multiples of 2^-12 semitone (float64, so sums stay exact) and the column rides below
 # them, in units of 2^-28: a path's accumulated cost is exact, its start column is its last 16
@@ -418,18 +423,20 @@ def retake_start(packed: np.ndarray) -> np.ndarray:
     return np.rint((scaled - np.floor(scaled)) / (RETAKE_COST_GRID * RETAKE_START_UNIT)).astype(np.int64)
 
 
-def land_retake(d_prev: np.ndarray, best: np.ndarray, jump: np.float64, window: np.ndarray) -> None:
-    """A retake (:func:`dtw_costs` with ``retakes``): per song and key, the best path so far may
-    start again, for ``jump``, within ``window`` columns of where it started (its packed start
-    rides along, so the new take keeps it); updates ``best`` (the new row's predecessors) in
-    place. Both arrays are contiguous (songs, keys, columns), read as (songs x keys, columns)."""
+def land_jumps(d_prev: np.ndarray, best: np.ndarray, jump: np.float64, retake: np.float64, window: np.ndarray) -> None:
+    """Jumps with retakes (:func:`dtw_costs` with ``retake_penalty``): per song and key, the best
+    path so far may go on anywhere for ``jump``, or start again within ``window`` columns of where
+    it started for ``retake`` (its packed start rides along either way, so the new take keeps
+    it); updates ``best`` (the new row's predecessors) in place. Both arrays are contiguous
+    (songs, keys, columns), read as (songs x keys, columns)."""
     m = d_prev.shape[-1]
     costs = d_prev.reshape(-1, m)
     rows = np.arange(len(costs))
     through = costs[rows, costs.argmin(axis=1)]  # each song and key's best path so far
-    cells = (rows[:, None], np.clip(retake_start(through)[:, None] + window, 0, m - 1))
     flat = best.reshape(-1, m)
-    flat[cells] = np.minimum(flat[cells], (through + jump)[:, None])
+    np.minimum(flat, (through + jump)[:, None], out=flat)
+    cells = (rows[:, None], np.clip(retake_start(through)[:, None] + window, 0, m - 1))
+    flat[cells] = np.minimum(flat[cells], (through + retake)[:, None])
 
 
 def note_rate(contour: np.ndarray) -> float:
@@ -569,7 +576,7 @@ def match_in_full(
         shifts = np.array([[readings[picks[k]][2][k]] for k in take], np.float32)
         query_version = resample(stretched[stretch], scales[version])
         padded = pad_contours([chunk[k] for k in take])
-        out[take] = dtw_costs(query_version, padded, shifts, np.asarray(limits, np.float64)[take], fold, retakes=True)
+        out[take] = dtw_costs(query_version, padded, shifts, np.asarray(limits, np.float64)[take], fold, retake_penalty=RETAKE_PENALTY)
     return out
 
 

@@ -77,7 +77,7 @@ def test_long_hums_last_what_is_asked_and_start_where_the_tune_lasts_them(tunes,
 def test_a_hum_sung_twice_is_its_one_take_hum_then_a_fresh_take_of_the_same_passage(tunes, monkeypatch):
     """``--takes 2``: people repeat a hook. The first take is the one-take hum sample for sample (the
     tables of one-take hums keep their draws); the second sings the same passage in the same
-    conditions with its own errors."""
+    conditions with its own errors. ``--elsewhere``: the second sings another passage instead."""
     passages = []
     real_render = accuracy.render_hum
 
@@ -94,3 +94,10 @@ def test_a_hum_sung_twice_is_its_one_take_hum_then_a_fresh_take_of_the_same_pass
     assert not np.allclose(twice[len(once) :], once, atol=1e-3)  # fresh errors, noise and lead-in
     first, second = passages[1], passages[2]
     assert first[:3] == second[:3] and first[3] == second[3] == conditions
+    passages.clear()
+    skipped, _, skipped_length = random_hum(tunes[1], tunes, np.random.default_rng([4, 0]), takes=2, elsewhere=True)
+    assert np.array_equal(skipped[: len(once)], once) and skipped_length == 2 * length
+    first, second = passages
+    span = first[2] / first[0]  # beats the first passage covers
+    assert first[0] == second[0] and first[3] == second[3] and second[1] != first[1]
+    assert second[1] >= first[1] + span or second[1] + span <= first[1]  # another passage, not overlapping the first

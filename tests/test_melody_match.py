@@ -207,7 +207,7 @@ def test_a_passage_far_from_the_songs_middle_is_tried_in_its_own_octave():
 
 def test_a_hum_that_sings_its_passage_twice_still_fits_its_song(monkeypatch):
     """People repeat a hook. The full pass's path may go back to where it started for
-    ``RETAKE_PENALTY`` (the first pass's anywhere for ``JUMP_PENALTY``): the hum sung twice costs
+    ``RETAKE_PENALTY`` (or anywhere for ``JUMP_PENALTY``, as in the first pass): the hum sung twice costs
     what it costs once plus that penalty spread over its values; without jumps the second take
     lies where the song goes on to other notes."""
     rng = np.random.default_rng(3)
@@ -228,34 +228,40 @@ def test_a_hum_that_sings_its_passage_twice_still_fits_its_song(monkeypatch):
 
 
 def test_a_retake_goes_back_to_the_passage_not_to_where_the_next_piece_fits():
-    """With ``retakes`` the path may only start again where it began, so a hum made of two
-    unrelated pieces of a song (which anywhere-jumps would let it fit piece by piece, as they let a
-    wrong song fit a hum's pieces in their own best places) costs what one contiguous stretch
-    costs, while the passage sung twice still costs the penalty and no more."""
+    """A retake may only start again where the path began, so a hum made of two unrelated pieces
+    of a song (which anywhere-jumps let it fit piece by piece, as they let a wrong song fit a hum's
+    pieces in their own best places) costs what one contiguous stretch costs when only retakes
+    are cheap, while the passage sung twice costs the retake and no more. A skip anywhere keeps
+    the path's start, so a hum that skips and then comes back to its first passage pays one skip
+    and one retake."""
     rng = np.random.default_rng(5)
     song = np.repeat(rng.integers(55, 75, 80).astype(np.float32), 3)[None]  # (1, 240)
     first, elsewhere = song[0, 30:90], song[0, 150:210]
     shifts = np.zeros((1, 1), np.float32)
 
     def cost(query: np.ndarray, **kwargs) -> float:
-        return float(dtw_costs(query.astype(np.float32), song, shifts, jump_penalty=6.0, **kwargs)[0])
+        return float(dtw_costs(query.astype(np.float32), song, shifts, **kwargs)[0])
 
     pieces = np.concatenate([first, elsewhere])
     retake = np.concatenate([first, first])
-    assert cost(pieces) <= 6.0 / len(pieces) + 1e-5  # anywhere: the pieces fit for one jump
-    assert cost(pieces, retakes=True) > 0.5  # no way back but to the start of the first piece
-    assert cost(retake, retakes=True) <= 6.0 / len(retake) + 1e-5
+    assert cost(pieces, jump_penalty=6.0) <= 6.0 / len(pieces) + 1e-5  # anywhere: the pieces fit for one jump
+    assert cost(pieces, jump_penalty=np.inf, retake_penalty=6.0) > 0.5  # no way back but to the first piece's start
+    assert cost(retake, jump_penalty=np.inf, retake_penalty=6.0) <= 6.0 / len(retake) + 1e-5
+    assert cost(pieces, jump_penalty=20.0, retake_penalty=6.0) <= 20.0 / len(pieces) + 1e-5  # a skip, dearer
+    back = np.concatenate([first, elsewhere, first])
+    assert cost(back, jump_penalty=20.0, retake_penalty=6.0) <= 26.0 / len(back) + 1e-5  # skip, then retake
+    assert cost(back, jump_penalty=20.0, retake_penalty=20.0) > 26.0 / len(back) + 0.05  # two skips cost more
     # Songs abandoned at their limits keep their start columns in step with the rest.
     several = np.concatenate([song, np.roll(song, 40, axis=1), song[:, ::-1]])
     limits = np.array([1.0, 0.05, 0.05])
-    exact = dtw_costs(retake.astype(np.float32), several, np.zeros((3, 1), np.float32), jump_penalty=6.0, retakes=True)
-    bounded = dtw_costs(retake.astype(np.float32), several, np.zeros((3, 1), np.float32), limits, jump_penalty=6.0, retakes=True)
+    exact = dtw_costs(retake.astype(np.float32), several, np.zeros((3, 1), np.float32), retake_penalty=6.0)
+    bounded = dtw_costs(retake.astype(np.float32), several, np.zeros((3, 1), np.float32), limits, retake_penalty=6.0)
     assert bounded[0] == exact[0] and np.all(bounded[1:] > limits[1:])
     # A song too short for any path (one value) costs the cap, and its unreachable rows raise nothing.
     short = np.full((2, 240), np.nan, np.float32)
     short[0, 0], short[1] = 60.0, song[0]
     with np.errstate(all="raise"):
-        costs = dtw_costs(retake.astype(np.float32), short, np.zeros((2, 1), np.float32), retakes=True)
+        costs = dtw_costs(retake.astype(np.float32), short, np.zeros((2, 1), np.float32), retake_penalty=6.0)
     assert costs[0] == COST_CAP and costs[1] < 0.2
 
 
