@@ -176,6 +176,21 @@ cores, two runs) the melody stage's p50 went 153 -> 165 and 152 -> 169 ms; for 2
 (``benchmarks.device --hum-seconds 25``, demo bundle) 136 -> 151 ms. Paths may no longer run on
 into a song's padding (before, a song near the cap could cost ~0.035 less beside longer songs
 than alone): a song's cost no longer depends on which songs share its batch.
+
+Session 26: session 25's full pass could only go back, so a hum that goes on to another part of
+its song (a line, then the chorus; ``benchmarks.accuracy --takes 2 --elsewhere``: a second passage
+of the tune, as long as the first, after it where the tune has one) lost what session 24 had won
+for it: offline, seed 0, top-1 / top-10 / MRR, session 24 / 25: careful 0.840 / 0.915 / 0.869,
+0.775 / 0.900 / 0.827; mixed skills 0.675 / 0.770 / 0.707, 0.600 / 0.730 / 0.641. The full pass
+now may jump anywhere for ``JUMP_PENALTY`` (30, as the first pass) as well as retake its passage
+for ``RETAKE_PENALTY`` (10); a jump keeps the path's start, so after a skip a retake still goes
+back to the first passage. Skips: careful 0.845 / 0.920 / 0.876, mixed skills 0.665 / 0.770 /
+0.699. Every other set within a hum of session 25 (sung twice: seed 0 careful and mixed skills
+unchanged but an MRR unit, seed 1 careful +1 top-1; sung once, seeds 0-2 careful and mixed
+skills: seed 0 mixed skills -1 top-10, the rest unchanged; 150 hums of 15-28 s, seeds 0 and 1
+mixed skills: -1 top-10 on seed 0). The anywhere-jump reuses the row minimum the retake already
+takes: melody stage p50 on one pinned x86 core, 60 seed-0 careful hums, both versions at once,
+two runs: 147.5 -> 148.2 and 148.6 -> 147.6 ms.
 """
 
 from __future__ import annotations
