@@ -2,13 +2,17 @@
 
 Every audio (``.wav .flac .ogg .mp3``) and melody (``.mid .midi .abc``) file under the folder is a
 song. An optional ``catalog.csv`` beside them (columns ``file,title,artist``; ``file`` relative to
-the folder) names them; a song it does not name is titled by its file stem.
+the folder) names them; a song it does not name is titled by its file stem. The file may be UTF-8
+(with or without a byte-order mark), UTF-16 with a byte-order mark, or, failing UTF-8, Windows-1252:
+what a spreadsheet program on Windows saves as "CSV" by default.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
+import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,12 +50,36 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def catalog_csv_text(path: Path) -> str:
+    """The text of a catalog.csv in whichever encoding its maker used (see the module docstring).
+
+    Why not UTF-8 alone: an operator who keeps titles in a spreadsheet on Windows saves Windows-1252
+    by default, and "Café" would then stop the whole build. Bytes that are not UTF-8 are almost
+    never valid UTF-8 by accident, so the fallback does not misread a UTF-8 file; it is logged,
+    since a file in another code page (Cyrillic, Greek) would come out wrong."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CatalogError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise CatalogError(f"{path}: starts as UTF-16 but is not ({exc.reason} at byte {exc.start}); save it as UTF-8") from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        logger.warning("%s is not UTF-8 (byte %d); read as Windows-1252: check accented titles, or save it as UTF-8", path, exc.start)
+    return raw.decode("cp1252", errors="replace")  # five byte values are undefined there: shown as U+FFFD
+
+
 def read_catalog_csv(path: Path) -> dict[str, tuple[str, str]]:
     """``file -> (title, artist)``; rows without a file name are reported and skipped."""
     names: dict[str, tuple[str, str]] = {}
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or "file" not in reader.fieldnames:
+    reader = csv.DictReader(io.StringIO(catalog_csv_text(path), newline=""))
+    try:
+        fields = reader.fieldnames
+        if fields is None or "file" not in fields:
             raise CatalogError(f"{path}: needs a header row with at least a 'file' column (file,title,artist)")
         for line, row in enumerate(reader, start=2):
             name = (row.get("file") or "").strip()
@@ -59,6 +87,8 @@ def read_catalog_csv(path: Path) -> dict[str, tuple[str, str]]:
                 logger.warning("%s line %d: no file name, row skipped", path, line)
                 continue
             names[Path(name).as_posix()] = ((row.get("title") or "").strip(), (row.get("artist") or "").strip())
+    except csv.Error as exc:
+        raise CatalogError(f"{path}: not a CSV file the builder can read ({exc})") from exc
     return names
 
 

@@ -228,3 +228,38 @@ def test_the_confidence_calibration_follows_the_catalog_kind(catalog_dir, tunes,
     grown = tmp_path / "grown.humbundle"
     assert index_main(["add", str(bundle), str(midi), "-o", str(grown), "--no-cache", "--workers", "1"]) == 0
     assert Decision.from_dict(load_bundle(grown).manifest["decision"]) == Decision()
+
+
+@pytest.mark.parametrize(
+    ("encoding", "warns"),
+    [("utf-8", False), ("utf-8-sig", False), ("utf-16", False), ("cp1252", True)],
+)
+def test_catalog_csv_titles_survive_the_encoding_a_spreadsheet_saved(tmp_path, caplog, encoding, warns):
+    """An operator's catalog.csv comes from whatever tool they keep titles in: UTF-8 with or without
+    a byte-order mark, UTF-16 (a spreadsheet's "Unicode text"), or Windows-1252 (a spreadsheet's
+    "CSV" on Windows), which must not stop the build on its first "é"; only the guess is logged."""
+    from index_builder.catalog import scan_catalog
+
+    (tmp_path / "cafe.mid").write_bytes(b"")  # scanning reads names, not songs
+    (tmp_path / "strasse.mid").write_bytes(b"")
+    text = "file,title,artist\r\ncafe.mid,Café Noir,Thé Dansant\r\nstrasse.mid,Straße “Süd”,Œuvre\r\n"
+    (tmp_path / "catalog.csv").write_bytes(text.encode(encoding))
+    with caplog.at_level("WARNING"):
+        entries = scan_catalog(tmp_path)
+    assert [(e.relative, e.title, e.artist) for e in entries] == [
+        ("cafe.mid", "Café Noir", "Thé Dansant"),
+        ("strasse.mid", "Straße “Süd”", "Œuvre"),
+    ]
+    assert ("not UTF-8" in caplog.text) == warns
+
+
+def test_a_catalog_csv_that_is_not_text_is_a_clear_error(tmp_path, capsys):
+    """A catalog.csv that claims UTF-16 but is cut mid-character, or has no 'file' column, stops the
+    build with a line naming the file, not a traceback."""
+    (tmp_path / "song.mid").write_bytes(b"")
+    (tmp_path / "catalog.csv").write_bytes("file,title\n".encode("utf-16") + b"\x00")
+    assert index_main(["build", str(tmp_path), "-o", str(tmp_path / "out.humbundle")]) != 0
+    assert "catalog.csv: starts as UTF-16 but is not" in capsys.readouterr().err
+    (tmp_path / "catalog.csv").write_bytes(b"name,title\nsong.mid,x\n")
+    assert index_main(["build", str(tmp_path), "-o", str(tmp_path / "out.humbundle")]) != 0
+    assert "needs a header row with at least a 'file' column" in capsys.readouterr().err
