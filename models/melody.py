@@ -84,6 +84,20 @@ class NoteEvents:
         return NoteEvents(onset, dur, self.pitch[keep], self.velocity[keep], is_tune)
 
 
+def repair_title(title: str) -> str:
+    """A title as its collection spelled it. music21 reads the Essen collection's DOS files as
+    Latin-1, but they are code page 437, so "Müllerin" arrives as "M\\x81llerin" (363 of the
+    cached tunes): a speaker would say, and a catalog list show, "Mllerin". A C1 control
+    character (U+0080-U+009F) never belongs in a title, so a title holding one is decoded again as
+    CP437; any other is kept as it is."""
+    if not any("\x80" <= char <= "\x9f" for char in title):
+        return title
+    try:
+        return title.encode("latin-1").decode("cp437")
+    except UnicodeEncodeError:  # not a Latin-1 misreading after all
+        return title
+
+
 def load_tune_cache(path: str | Path = DEFAULT_TUNE_CACHE) -> dict[str, Melody]:
     """Reads the JSON cache of music21's corpus (see ../shared/data/README.md)."""
     with gzip.open(path, "rt", encoding="utf-8") as handle:
@@ -91,7 +105,7 @@ def load_tune_cache(path: str | Path = DEFAULT_TUNE_CACHE) -> dict[str, Melody]:
     return {
         key: Melody(
             key=key,
-            title=value["title"],
+            title=repair_title(value["title"]),
             pitch=np.asarray(value["pitch"], dtype=np.int16),
             onset=np.asarray(value["onset"], dtype=np.float64),
             dur=np.asarray(value["dur"], dtype=np.float64),
@@ -136,7 +150,7 @@ def _melody_from_music21_score(score, key: str) -> Melody | None:
         durs.append(float(element.quarterLength))
     if len(pitches) < 8:
         return None
-    title = score.metadata.title if score.metadata and score.metadata.title else key
+    title = repair_title(score.metadata.title) if score.metadata and score.metadata.title else key
     return Melody(key, title, np.asarray(pitches, np.int16), np.asarray(onsets), np.asarray(durs))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.melody import Melody, MelodyError, read_abc, read_melody_file, read_midi, tune_split, tune_twins, write_midi
+from models.melody import Melody, MelodyError, read_abc, read_melody_file, read_midi, repair_title, tune_split, tune_twins, write_midi
 from models.render import render_notes
 
 ABC_TUNE = """X:1
@@ -88,3 +88,15 @@ def test_twins_share_a_run_of_intervals_in_any_key():
     assert twins["a"] == {"a-transposed", "a-varied"}
     assert twins["b"] == set()
     assert twins["short-run"] == set()
+
+
+def test_titles_misread_from_dos_code_page_437_are_repaired():
+    """music21 reads the Essen collection's code-page-437 titles as Latin-1; a title with a C1
+    control character is decoded again (what the demo catalog and a spoken answer show), and a
+    title that is already right, accents and all, is left alone."""
+    assert repair_title("Es war einmal eine M\x81llerin (5-75), S. 121") == "Es war einmal eine Müllerin (5-75), S. 121"
+    assert repair_title("Auf Freiersf\x81\xe1en (258), S. 553") == "Auf Freiersfüßen (258), S. 553"
+    assert repair_title("Adieu du G\x82n\x82ral Bertrand") == "Adieu du Général Bertrand"
+    for right in ("Tá mé 'mo shuí, S. 88", "Dillon's Fancy", "Straße €"):
+        assert repair_title(right) == right
+    assert repair_title("x\x81€") == "x\x81€"  # not Latin-1 throughout: not a misreading, kept
