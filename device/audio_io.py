@@ -92,12 +92,13 @@ def read_audio(path: str | Path, target_rate: int = 16000) -> np.ndarray:
         raise AudioError(f"{path}: {exc}") from exc
 
 
-def check_not_silent(samples: np.ndarray, what: str = "audio") -> None:
-    """Raises AudioError when there is nothing but (near-)silence to recognise."""
+def check_not_silent(samples: np.ndarray, what: str = "audio", advice: str = "hum louder or closer to the microphone") -> None:
+    """Raises AudioError when there is nothing but (near-)silence to recognise; ``advice`` ends the
+    message (a hum's default; a catalog song needs other words)."""
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if len(samples) else 0.0
     if rms < SILENCE_RMS:
         level = 20 * np.log10(max(rms, 1e-12))
-        raise AudioError(f"{what} is silent (RMS {level:.0f} dBFS); hum louder or closer to the microphone")
+        raise AudioError(f"{what} is silent (RMS {level:.0f} dBFS); {advice}")
 
 
 def _short(exc: Exception) -> str:

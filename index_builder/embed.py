@@ -71,5 +71,5 @@ def embed_song(path: Path, encoder: Encoder, frontend: FrontEndConfig, windows: 
     else:
         notes = read_melody_file(path)
         audio = render_notes(notes, CATALOG_INSTRUMENT, frontend.sample_rate, rng=np.random.default_rng(RENDER_SEED))
-    check_not_silent(audio, str(path))
+    check_not_silent(audio, str(path), "is it the right file, or a track that failed to export?")
     return embed_audio(audio, encoder, frontend, windows, str(path), notes)

@@ -167,7 +167,8 @@ def read_midi(path: str | Path) -> NoteEvents:
     try:
         midi = mido.MidiFile(str(path))
     except Exception as exc:  # mido raises OSError, EOFError, KeyError, ValueError on bad files
-        raise MelodyError(f"{path}: cannot read MIDI ({exc})") from exc
+        reason = str(exc) or ("the file ends early (truncated?)" if isinstance(exc, EOFError) else type(exc).__name__)
+        raise MelodyError(f"{path}: cannot read MIDI ({reason})") from exc
     notes: list[tuple[float, float, int, float, int]] = []  # onset, duration, pitch, velocity, part
     part_of: dict[tuple[int, int], int] = {}  # (track, channel) -> part number
     names: dict[int, str] = {}

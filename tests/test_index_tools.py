@@ -263,3 +263,21 @@ def test_a_catalog_csv_that_is_not_text_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "catalog.csv").write_bytes(b"name,title\nsong.mid,x\n")
     assert index_main(["build", str(tmp_path), "-o", str(tmp_path / "out.humbundle")]) != 0
     assert "needs a header row with at least a 'file' column" in capsys.readouterr().err
+
+
+def test_a_silent_catalog_song_is_skipped_with_advice_for_the_operator(tmp_path):
+    """A catalog song of digital silence (a failed export) is refused in words for the operator
+    building the catalog, not the hummer's "hum louder"."""
+    import soundfile as sf
+
+    from device.audio_io import AudioError
+    from device.encoder_runtime import OnnxEncoder
+    from device.frontend import FrontEndConfig
+    from device.windows import WindowConfig
+    from index_builder.cli import DEFAULT_MODEL
+    from index_builder.embed import embed_song
+
+    sf.write(tmp_path / "export.wav", np.zeros(16000 * 5, np.float32), 16000)
+    with pytest.raises(AudioError, match=r"export.wav is silent .*failed to export") as caught:
+        embed_song(tmp_path / "export.wav", OnnxEncoder(DEFAULT_MODEL.read_bytes()), FrontEndConfig(), WindowConfig())
+    assert "hum louder" not in str(caught.value)

@@ -48,6 +48,15 @@ def test_corrupt_midi(tmp_path, content):
         read_midi(path)
 
 
+def test_a_truncated_midi_file_says_so(tmp_path, tunes):
+    """mido's EOFError carries no message; the error must still say what is wrong."""
+    whole = write_midi(tunes[1], tmp_path / "whole.mid").read_bytes()
+    cut = tmp_path / "cut.mid"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(MelodyError, match=r"cut.mid: cannot read MIDI \(the file ends early \(truncated\?\)\)"):
+        read_midi(cut)
+
+
 def test_midi_without_notes(tmp_path):
     import mido
 
