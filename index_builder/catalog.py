@@ -2,7 +2,8 @@
 
 Every audio (``.wav .flac .ogg .mp3``) and melody (``.mid .midi .abc``) file under the folder is a
 song. An optional ``catalog.csv`` beside them (columns ``file,title,artist``; ``file`` relative to
-the folder) names them; a song it does not name is titled by its file stem. The file may be UTF-8
+the folder) names them; where it does not, an audio file's own tags do (ID3, Vorbis comments, RIFF
+INFO: what a music library wrote), and failing those the file stem is the title. The file may be UTF-8
 (with or without a byte-order mark), UTF-16 with a byte-order mark, or, failing UTF-8, Windows-1252:
 what a spreadsheet program on Windows saves as "CSV" by default.
 """
@@ -16,6 +17,8 @@ import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+
+import soundfile as sf
 
 from device.audio_io import AUDIO_SUFFIXES
 from models.melody import MELODY_SUFFIXES
@@ -92,6 +95,21 @@ def read_catalog_csv(path: Path) -> dict[str, tuple[str, str]]:
     return names
 
 
+def tagged_names(path: Path) -> tuple[str, str]:
+    """(title, artist) from an audio file's tags, as libsndfile reads them; empty where it has none.
+
+    Why: an operator who points the builder at a music folder has titles in the files' tags, and
+    file names like "03 - Track 03" would otherwise be what the speaker says. A file that cannot be
+    opened gives nothing here; the build reports it when it reads the audio."""
+    if path.suffix.lower() not in AUDIO_SUFFIXES:
+        return "", ""
+    try:
+        with sf.SoundFile(path) as handle:
+            return (handle.title or "").strip(), (handle.artist or "").strip()
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError, OSError):  # ValueError: tags not in UTF-8
+        return "", ""
+
+
 def scan_catalog(folder: Path) -> list[CatalogEntry]:
     """All songs under ``folder``, sorted by relative path."""
     if not folder.is_dir():
@@ -103,6 +121,9 @@ def scan_catalog(folder: Path) -> list[CatalogEntry]:
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes):
         relative = path.relative_to(folder).as_posix()
         title, artist = names.get(relative, ("", ""))
+        if not (title and artist):
+            tag_title, tag_artist = tagged_names(path)
+            title, artist = title or tag_title, artist or tag_artist
         entries.append(CatalogEntry(path, relative, title or path.stem, artist))
     unknown = set(names) - {e.relative for e in entries}
     for name in sorted(unknown):

@@ -281,3 +281,33 @@ def test_a_silent_catalog_song_is_skipped_with_advice_for_the_operator(tmp_path)
     with pytest.raises(AudioError, match=r"export.wav is silent .*failed to export") as caught:
         embed_song(tmp_path / "export.wav", OnnxEncoder(DEFAULT_MODEL.read_bytes()), FrontEndConfig(), WindowConfig())
     assert "hum louder" not in str(caught.value)
+
+
+def test_audio_songs_are_titled_by_their_own_tags_unless_catalog_csv_names_them(tmp_path):
+    """A music folder's files carry their titles in tags (ID3, Vorbis comments, RIFF INFO):
+    catalog.csv wins field by field, then the tags, then the file stem; a file that cannot be
+    opened is titled by its stem here and reported by the build when it is read."""
+    import soundfile as sf
+
+    from index_builder.catalog import scan_catalog
+
+    def tagged(name: str, fmt: str, title: str, artist: str) -> None:
+        with sf.SoundFile(tmp_path / name, "w", 16000, 1, format=fmt) as handle:
+            if title:
+                handle.title = title
+            if artist:
+                handle.artist = artist
+            handle.write(np.zeros(1600, np.float32))
+
+    tagged("03 - Track 03.flac", "FLAC", "Gute Nacht, Freunde", "Reinhard Mey")
+    tagged("named.ogg", "OGG", "Tag Title", "Tag Artist")
+    tagged("bare.wav", "WAV", "", "")
+    (tmp_path / "broken.mp3").write_bytes(b"ID3 not really")
+    (tmp_path / "catalog.csv").write_text("file,title,artist\nnamed.ogg,Sheet Title,\n", encoding="utf-8")
+    names = {e.relative: (e.title, e.artist) for e in scan_catalog(tmp_path)}
+    assert names == {
+        "03 - Track 03.flac": ("Gute Nacht, Freunde", "Reinhard Mey"),
+        "named.ogg": ("Sheet Title", "Tag Artist"),
+        "bare.wav": ("bare", ""),
+        "broken.mp3": ("broken", ""),
+    }
