@@ -40,7 +40,7 @@ import numpy as np
 from device import signing
 from device.frontend import FrontEndConfig
 from device.index_vectors import agrees_with_index, read_index_vectors, worth_a_copy
-from device.memory import release_free_memory
+from device.memory import keep_large_blocks_out_of_the_heap, release_free_memory
 from device.signing import SIGNATURE_MEMBER
 from device.song_table import SongTable
 from device.windows import WindowConfig
@@ -304,6 +304,7 @@ def load_bundle(path: str | Path, expected_frontend: FrontEndConfig | None = Fro
     import hnswlib
 
     check_platform()
+    keep_large_blocks_out_of_the_heap()  # a speaker's process: answers give their big temporaries back (device.memory)
     path = Path(path)
     archive, infos = open_archive(path)
     with archive, tempfile.TemporaryDirectory(prefix="humbundle-") as tmp:
