@@ -257,15 +257,22 @@ def joined_stretch_histograms(contours: list[np.ndarray], length: int) -> tuple[
     return hist / np.maximum(np.linalg.norm(hist, axis=1, keepdims=True), 1e-9), first
 
 
-def candidate_shifts(query: np.ndarray, songs: list[np.ndarray], n: int | None = None) -> np.ndarray:
+def candidate_shifts(
+    query: np.ndarray,
+    songs: list[np.ndarray],
+    n: int | None = None,
+    song_stretches: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """(songs, n) transpositions in semitones (added to the query) that fit some stretch of each song best.
 
     Each pitch-class shift is placed in the octave that brings the query's median nearest the
     median of the song stretch it fits best. (Before session 13, nearest the whole song's median:
     a hum of a passage over half an octave from the song's middle was then tried an octave off,
     every frame at the cap; 3 of the 29 top-1 misses of the seed-0 benchmark hums.)
-    Every song's stretches are histogrammed at once (:func:`joined_stretch_histograms`). Songs
-    must not be empty.
+    Every song's stretches are histogrammed at once (:func:`joined_stretch_histograms`), or
+    ``song_stretches`` gives them, as that function returns them for ``songs`` and the query's
+    length (readings of one hum that differ only in interval width share them). Songs must not
+    be empty.
     """
     n = SHIFTS_TRIED if n is None else n
     q = stretch_histograms(query, len(query))[0]
@@ -275,7 +282,7 @@ def candidate_shifts(query: np.ndarray, songs: list[np.ndarray], n: int | None =
     lengths = np.array([len(song) for song in songs])
     if len(songs) == 0 or lengths.min() == 0:
         raise ValueError("candidate_shifts needs at least one song, none of them empty")
-    hist, first = joined_stretch_histograms(songs, width)  # first: each song's first row in ``fits``
+    hist, first = joined_stretch_histograms(songs, width) if song_stretches is None else song_stretches  # first: each song's first row
     song_of = np.repeat(np.arange(len(songs)), np.diff(first))
     fits = hist @ rolled.T  # (every song's stretches, pitch-class shifts)
     best = np.maximum.reduceat(fits, first[:-1], axis=0)  # (songs, shifts)
@@ -621,8 +628,10 @@ def coarse_readings(
     best_so_far = np.full(len(chunk), np.inf)
     jump = JUMP_PENALTY / step  # the same share of the mean cost as in full (a step-th of the values)
     every = max(JUMP_EVERY // step, 1)  # rows ``step`` values apart: a landing every ~JUMP_EVERY values
+    widths = {len(hum) for hum in stretched}  # stretching intervals keeps the length
+    song_stretches = joined_stretch_histograms(chunk, widths.pop()) if len(widths) == 1 and min(map(len, chunk)) > 0 else None
     for stretch, hum in enumerate(stretched):
-        shifts = candidate_shifts(hum, chunk)
+        shifts = candidate_shifts(hum, chunk, song_stretches=song_stretches)
         if fold:
             shifts = np.mod(shifts, 12.0)
         for version, scale in enumerate(scales):

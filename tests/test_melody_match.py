@@ -518,3 +518,16 @@ def test_hum_tracker_does_not_hear_mains_buzz_between_notes():
     assert off_the_tune(contour) == 0 and len(contour) >= 30  # ~37 values of the eight notes
     floor_removed = without_noise_floor(frames)
     assert floor_removed.shape == frames.shape and np.all(np.isfinite(floor_removed))
+
+
+def test_shared_song_stretches_give_the_same_keys():
+    """The first pass histograms the songs' stretches once for both interval widths of a hum
+    (stretching keeps its length); the keys must be those each reading would find alone."""
+    rng = np.random.default_rng(11)
+    songs = [np.repeat(rng.integers(55, 75, n).astype(np.float32), 3) for n in (20, 40, 90, 7)]  # one shorter than the hum
+    hum = (songs[2][30:90] - 5.0 + rng.normal(0, 0.2, 60)).astype(np.float32)
+    shared = melody_match.joined_stretch_histograms(songs, len(hum))
+    for scale in (1.0, 1.15):
+        stretched = melody_match.stretch_intervals(hum, scale)
+        alone = melody_match.candidate_shifts(stretched, songs)
+        assert np.array_equal(melody_match.candidate_shifts(stretched, songs, song_stretches=shared), alone)
