@@ -30,7 +30,7 @@ import logging
 import sys
 from pathlib import Path
 
-from device.audio_io import AudioError
+from device.audio_io import AUDIO_SUFFIXES, AudioError
 from device.bundle import BundleError, load_bundle
 from device.encoder_runtime import BACKENDS, ModelError
 from device.recognizer import Answer, QueryError, Recognizer
@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="verbose logging")
     commands = parser.add_subparsers(dest="command", required=True)
     query = commands.add_parser("query", help="recognise recorded hums from files")
-    query.add_argument("files", nargs="+", type=Path, help="audio files (.wav .flac .ogg .mp3, any rate/depth/channels)")
+    query.add_argument(
+        "files", nargs="+", type=Path, help="audio files (.wav .flac .ogg .mp3, any rate/depth/channels), or folders of them"
+    )
     query.add_argument(
         "--bundle", type=Path, default=DEFAULT_BUNDLE, help=f"catalog bundle (default: {DEFAULT_BUNDLE.name} shipped with the repo)"
     )
@@ -92,6 +94,16 @@ def _public_key(path: Path | None):
     return load_public_key(path) if path is not None else None
 
 
+def query_files(paths: list[Path]) -> list[Path]:
+    """The files a query names: a folder stands for the audio files under it, sorted (a session's
+    recordings land in one folder); a folder without any stays itself, to get its error line."""
+    files: list[Path] = []
+    for path in paths:
+        inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES) if path.is_dir() else []
+        files.extend(inside or [path])
+    return files
+
+
 def run_query(args: argparse.Namespace) -> int:
     from device.signing import SignatureError
 
@@ -103,8 +115,11 @@ def run_query(args: argparse.Namespace) -> int:
         print(f"hum-device: cannot use bundle: {exc}", file=sys.stderr)
         return EXIT_BAD_BUNDLE
     failures = 0
-    for path in args.files:
+    files = query_files(args.files)
+    for path in files:
         try:
+            if path.is_dir():
+                raise AudioError(f"{path}: a folder without audio files ({' '.join(AUDIO_SUFFIXES)})")
             answer = recognizer.recognize_file(path, top=max(args.top, 1))
         except (AudioError, QueryError, ModelError) as exc:
             failures += 1
@@ -112,7 +127,7 @@ def run_query(args: argparse.Namespace) -> int:
             print(json.dumps({"file": str(path), "error": message}) if args.json else f"{path}: error: {message}", flush=True)
             continue
         print(json.dumps({"file": str(path), **answer.to_dict()}) if args.json else format_text(path, answer), flush=True)
-    return 1 if failures == len(args.files) else 0
+    return 1 if failures == len(files) else 0
 
 
 def run_listen(args: argparse.Namespace) -> int:

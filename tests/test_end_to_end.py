@@ -84,3 +84,20 @@ def test_cli_text_output(bundle_path, tunes, tmp_path, capsys):
     assert device_main(["query", "--bundle", str(bundle_path), str(hum)]) == 0
     out = capsys.readouterr().out
     assert tunes[4].title in out
+
+
+def test_cli_queries_every_audio_file_in_a_folder(bundle_path, tunes, tmp_path, capsys):
+    """A folder of recordings (one session's hums) is queried file by file in name order, nested
+    folders too; other files in it are left out, and an empty folder gets an error line."""
+    session = tmp_path / "session"
+    (session / "later").mkdir(parents=True)
+    sf.write(session / "b.wav", make_hum(tunes[2], seed=5), SR)
+    sf.write(session / "later" / "a.flac", make_hum(tunes[3], seed=6), SR, format="FLAC")
+    (session / "notes.txt").write_text("hummed in the kitchen")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert device_main(["query", "--bundle", str(bundle_path), "--json", str(session), str(empty)]) == 0
+    results = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["file"] for r in results] == [str(session / "b.wav"), str(session / "later" / "a.flac"), str(empty)]
+    assert [r["matches"][0]["song_id"] for r in results[:2]] == ["song2.mid", "song3.wav"]
+    assert "a folder without audio files" in results[2]["error"]
