@@ -15,7 +15,17 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")  # what libsndfile decodes, by name
+# Formats people keep songs and voice memos in that libsndfile cannot decode: named in the error, with the way out.
+UNDECODABLE_SUFFIXES = {
+    ".m4a": "AAC",
+    ".aac": "AAC",
+    ".mp4": "AAC",
+    ".wma": "WMA",
+    ".amr": "AMR",
+    ".3gp": "AMR/AAC",
+    ".ape": "Monkey's Audio",
+}
 MIN_RATE_HZ = 4000
 MAX_RATE_HZ = 384000
 SILENCE_RMS = 10 ** (-65 / 20)  # below -65 dBFS RMS there is nothing to recognise
@@ -81,6 +91,12 @@ def read_audio(path: str | Path, target_rate: int = 16000) -> np.ndarray:
             declared = handle.frames
             samples = handle.read(dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        kind = UNDECODABLE_SUFFIXES.get(path.suffix.lower())
+        if kind is not None:
+            raise AudioError(
+                f"{path}: {kind} audio cannot be decoded here (only {' '.join(AUDIO_SUFFIXES)}); "
+                f"convert it first, e.g. ffmpeg -i '{path.name}' '{path.stem}.flac'"
+            ) from exc
         raise AudioError(f"{path}: cannot decode audio ({_short(exc)}); is it corrupt or not audio?") from exc
     if len(samples) == 0:
         raise AudioError(f"{path}: contains no audio samples (truncated or empty stream)")

@@ -1,6 +1,6 @@
 """Finding the songs of a catalog folder and their titles.
 
-Every audio (``.wav .flac .ogg .mp3``) and melody (``.mid .midi .abc``) file under the folder is a
+Every audio (``.wav .flac .ogg .opus .mp3 .aiff .aif``) and melody (``.mid .midi .abc``) file under the folder is a
 song. An optional ``catalog.csv`` beside them (columns ``file,title,artist``; ``file`` relative to
 the folder) names them; where it does not, an audio file's own tags do (ID3, Vorbis comments, RIFF
 INFO: what a music library wrote), and failing those the file stem is the title. The file may be UTF-8
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from device.audio_io import AUDIO_SUFFIXES
+from device.audio_io import AUDIO_SUFFIXES, UNDECODABLE_SUFFIXES
 from models.melody import MELODY_SUFFIXES
 
 logger = logging.getLogger(__name__)
@@ -117,8 +117,19 @@ def scan_catalog(folder: Path) -> list[CatalogEntry]:
     csv_path = folder / CATALOG_CSV
     names = read_catalog_csv(csv_path) if csv_path.exists() else {}
     suffixes = set(AUDIO_SUFFIXES) | set(MELODY_SUFFIXES)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    undecodable = [p for p in files if p.suffix.lower() in UNDECODABLE_SUFFIXES]
+    if undecodable:
+        kinds = sorted({p.suffix.lower() for p in undecodable})
+        logger.warning(
+            "%s: %d %s file(s) left out (e.g. %s): convert them to .flac or .mp3 first (ffmpeg -i in.m4a out.flac)",
+            folder,
+            len(undecodable),
+            "/".join(kinds),
+            undecodable[0].relative_to(folder).as_posix(),
+        )
     entries = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes):
+    for path in (p for p in files if p.suffix.lower() in suffixes):
         relative = path.relative_to(folder).as_posix()
         title, artist = names.get(relative, ("", ""))
         if not (title and artist):

@@ -218,7 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--no-cache", action="store_true", help="neither read nor write the embedding cache")
 
     build = commands.add_parser("build", help="embed a folder of songs into a bundle")
-    build.add_argument("catalog", type=Path, help="folder of .wav .flac .ogg .mp3 .mid .midi .abc files (+ optional catalog.csv)")
+    build.add_argument(
+        "catalog", type=Path, help="folder of .wav .flac .ogg .opus .mp3 .aiff .mid .midi .abc files (+ optional catalog.csv)"
+    )
     build.add_argument("-o", "--output", type=Path, required=True, help="bundle file to write (e.g. catalog.humbundle)")
     build.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="encoder ONNX model (default: the shipped int8 model)")
     build.add_argument(

@@ -137,3 +137,17 @@ def test_clipped_audio_is_accepted(tmp_path):
     path = tmp_path / "clipped.wav"
     sf.write(path, np.clip(tone(16000) * 8, -1, 1), 16000, subtype="PCM_16")
     assert np.abs(read_audio(path)).max() <= 1.01
+
+
+def test_voice_memo_and_library_formats_libsndfile_reads(tmp_path):
+    """Opus (a phone's voice message) and AIFF (a Mac music library) decode like the others; AAC
+    (.m4a: voice memos, iTunes), which libsndfile cannot read, is refused with the way out."""
+    sine = (0.3 * np.sin(2 * np.pi * 220 * np.arange(48000) / 48000)).astype(np.float32)
+    sf.write(tmp_path / "memo.opus", sine, 48000, format="OGG", subtype="OPUS")
+    sf.write(tmp_path / "song.aiff", sine, 48000)
+    for name in ("memo.opus", "song.aiff"):
+        audio = read_audio(tmp_path / name)
+        assert abs(len(audio) - 16000) < 400 and np.abs(audio).max() > 0.2
+    (tmp_path / "memo.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(64))
+    with pytest.raises(AudioError, match=r"memo.m4a: AAC audio cannot be decoded here .*ffmpeg -i 'memo.m4a' 'memo.flac'"):
+        read_audio(tmp_path / "memo.m4a")

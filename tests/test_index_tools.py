@@ -311,3 +311,22 @@ def test_audio_songs_are_titled_by_their_own_tags_unless_catalog_csv_names_them(
         "bare.wav": ("bare", ""),
         "broken.mp3": ("broken", ""),
     }
+
+
+def test_a_catalog_names_the_files_it_cannot_decode(tmp_path, caplog):
+    """An iTunes folder's .m4a songs are left out with a warning that says how to convert them;
+    .opus and .aiff songs are catalog songs like .flac ones."""
+    import soundfile as sf
+
+    from index_builder.catalog import scan_catalog
+
+    tone = np.zeros(16000, np.float32)
+    sf.write(tmp_path / "a.aiff", tone, 16000)
+    sf.write(tmp_path / "b.opus", tone, 48000, format="OGG", subtype="OPUS")
+    (tmp_path / "album").mkdir()
+    for name in ("c.m4a", "d.m4a"):
+        (tmp_path / "album" / name).write_bytes(b"not decodable here")
+    with caplog.at_level("WARNING"):
+        entries = scan_catalog(tmp_path)
+    assert [e.relative for e in entries] == ["a.aiff", "b.opus"]
+    assert "2 .m4a file(s) left out (e.g. album/c.m4a): convert them" in caplog.text
