@@ -29,6 +29,7 @@ import numpy as np
 import soundfile as sf
 
 from benchmarks.device import pin_to_one_core
+from device.audio_io import resample
 from device.bundle import load_bundle
 from index_builder.cli import main as index_main
 from models.melody import read_melody_file
@@ -46,7 +47,7 @@ def recordings(midi_files: list[Path], folder: Path, fmt: str) -> None:
     for path in midi_files:
         events = read_melody_file(path)
         audio = render_arrangement(events, BEAT_S, rng, events.end_s + 1.0)
-        library = np.interp(np.arange(0, len(audio), 16000 / 44100), np.arange(len(audio)), audio).astype(np.float32)
+        library = resample(audio, 16000, 44100)
         sf.write(folder / f"{path.stem}.{fmt}", np.stack([library, 0.9 * library], axis=1), 44100, subtype=SUBTYPES[fmt])
 
 

@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     query = commands.add_parser("query", help="recognise recorded hums from files")
     query.add_argument(
-        "files", nargs="+", type=Path, help="audio files (.wav .flac .ogg .opus .mp3 .aiff, any rate/depth/channels), or folders of them"
+        "files", nargs="+", type=Path, help=f"audio files ({' '.join(AUDIO_SUFFIXES)}; any rate/depth/channels), or folders of them"
     )
     query.add_argument(
         "--bundle", type=Path, default=DEFAULT_BUNDLE, help=f"catalog bundle (default: {DEFAULT_BUNDLE.name} shipped with the repo)"

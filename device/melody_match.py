@@ -628,8 +628,7 @@ def coarse_readings(
     best_so_far = np.full(len(chunk), np.inf)
     jump = JUMP_PENALTY / step  # the same share of the mean cost as in full (a step-th of the values)
     every = max(JUMP_EVERY // step, 1)  # rows ``step`` values apart: a landing every ~JUMP_EVERY values
-    widths = {len(hum) for hum in stretched}  # stretching intervals keeps the length
-    song_stretches = joined_stretch_histograms(chunk, widths.pop()) if len(widths) == 1 and min(map(len, chunk)) > 0 else None
+    song_stretches = joined_stretch_histograms(chunk, len(stretched[0]))  # every stretch of the hum is as long (stretch_intervals)
     for stretch, hum in enumerate(stretched):
         shifts = candidate_shifts(hum, chunk, song_stretches=song_stretches)
         if fold:

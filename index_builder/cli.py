@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from device import signing
+from device.audio_io import AUDIO_SUFFIXES
 from device.bundle import MELODY_MEMBER, BundleError, load_bundle, read_manifest
 from device.encoder_runtime import ModelError, OnnxEncoder
 from device.frontend import FrontEndConfig
@@ -33,6 +34,7 @@ from index_builder.catalog import CatalogError, scan_catalog
 from index_builder.embed_cache import EmbeddingCache, default_cache_dir
 from index_builder.embed_catalog import CatalogEmbedding, cache_settings, embed_catalog, hash_entries
 from index_builder.extend import extend_bundle, mixed_contours_warning, plan_additions
+from models.melody import MELODY_SUFFIXES
 
 logger = logging.getLogger("hum-index")
 
@@ -218,9 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--no-cache", action="store_true", help="neither read nor write the embedding cache")
 
     build = commands.add_parser("build", help="embed a folder of songs into a bundle")
-    build.add_argument(
-        "catalog", type=Path, help="folder of .wav .flac .ogg .opus .mp3 .aiff .mid .midi .abc files (+ optional catalog.csv)"
-    )
+    build.add_argument("catalog", type=Path, help=f"folder of {' '.join(AUDIO_SUFFIXES + MELODY_SUFFIXES)} files (+ optional catalog.csv)")
     build.add_argument("-o", "--output", type=Path, required=True, help="bundle file to write (e.g. catalog.humbundle)")
     build.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="encoder ONNX model (default: the shipped int8 model)")
     build.add_argument(
