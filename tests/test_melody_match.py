@@ -78,6 +78,18 @@ def test_hum_contour_keeps_a_note_sung_much_softer_than_the_loudest():
     assert np.sum(np.abs(hum - 60.0) < 0.5) >= 8
 
 
+def test_a_high_whistle_is_tracked_at_its_own_octave():
+    """A whistle (a sine) stepping from 2.1 kHz up to 2.8-3.1 kHz and back: its notes above the
+    recording tracker's 2.6 kHz are a hum's notes too, not the octave below (a 12-semitone leap)."""
+    notes = (96.0, 101.0, 103.0, 98.0)  # C7, F7, G7, D7
+    t = np.arange(int(0.6 * SR)) / SR
+    audio = np.concatenate([0.5 * np.sin(2 * np.pi * 440 * 2 ** ((m - 69) / 12) * t) for m in notes]).astype(np.float32)
+    pitches = voice_pitches(compute_features(audio), FrontEndConfig())
+    per_note = np.array_split(pitches, len(notes))
+    for midi, frames in zip(notes, per_note):
+        assert np.nanmedian(np.abs(frames - midi)) < 0.5, (midi, frames)
+
+
 def test_hum_contour_drops_what_lies_far_outside_the_voice():
     """A voice around C4-E4, then a loud tone three octaves up (a whistle-like noise): the hum
     contour keeps the voice and drops the tone, which the plain contour keeps."""
