@@ -56,7 +56,7 @@ from device.windows import WindowConfig
 from index_builder.bundle_writer import write_bundle
 from index_builder.cli import DEFAULT_MODEL
 from index_builder.embed import SongEmbedding, embed_audio
-from models.hum import SKILLS, add_mains_hum, choose_seconds_per_beat, render_hum
+from models.hum import SKILLS, add_mains_hum, choose_seconds_per_beat, random_conditions, render_hum
 from models.melody import Melody, NoteEvents, load_tune_cache, tune_split, tune_twins
 from models.other_voices import INSTALL_HINT, SINGERS, missing_tools, sung_lead
 from models.render import render_arrangement, render_notes
@@ -162,6 +162,7 @@ def random_hum(
     seconds: tuple[float, float] = DEFAULT_HUM_SECONDS,
     takes: int = 1,
     elsewhere: bool = False,
+    whistle_midi: float | None = None,
 ) -> tuple[np.ndarray, object, float]:
     """A hum of ``target`` lasting ``seconds`` (a range; default 4-15 s), random conditions; TV noise
     from another tune.
@@ -177,6 +178,9 @@ def random_hum(
     ``elsewhere`` each later take hums another passage of the tune as long: one that starts after
     the first ends where the tune has one, else one that ends before it starts (people skip from a
     line to the chorus, or back).
+
+    ``whistle_midi``: the hum is whistled around this median pitch (MIDI) instead, every other draw
+    as without it.
     """
     length = float(rng.uniform(*seconds))
     if seconds == DEFAULT_HUM_SECONDS:
@@ -189,7 +193,11 @@ def random_hum(
         fits = np.flatnonzero(target.onset <= last_start)
         start_beat = float(target.onset[rng.integers(0, len(fits))]) if len(fits) else float(target.onset[0])
         distractor = catalog[int(rng.integers(len(catalog)))]
-    audio, cond = render_hum(target, seconds_per_beat, start_beat, length, rng, distractor=distractor, singer=singer, skill=skill)
+    conditions = None
+    if whistle_midi is not None:  # the draws render_hum would make, then the whistle's own register
+        drawn = random_conditions(rng, target)
+        conditions = replace(drawn, style="whistle", transpose=float(whistle_midi - np.median(target.pitch)))
+    audio, cond = render_hum(target, seconds_per_beat, start_beat, length, rng, conditions, distractor, singer, skill)
     if takes == 1:
         return audio, cond, length  # no further draw: a caller's stream goes on as before
     again = np.random.default_rng(rng.integers(2**63))  # drawn after the first take: it stays as it was
@@ -221,15 +229,18 @@ def benchmark_hum(
     seconds: tuple[float, float] = DEFAULT_HUM_SECONDS,
     takes: int = 1,
     elsewhere: bool = False,
+    whistles: tuple[float, float] | None = None,
 ) -> tuple[int, np.ndarray, object, float]:
     """Hum number ``query`` of ``seed``: (its target, an index below ``n_targets``; audio; conditions; length s).
-    ``takes``, ``elsewhere``: see :func:`random_hum`.
+    ``takes``, ``elsewhere``: see :func:`random_hum`. ``whistles`` (MIDI LO, HI): the hum is
+    whistled, its median pitch drawn from that range (its own stream; every other draw as without).
 
     Every benchmark draws its hums here, from one random stream per (seed, query), so their
     tables hum the same passages of the same tunes as this benchmark's."""
     rng = np.random.default_rng([seed, 10**6 + query])
     target = int(rng.integers(n_targets))
-    return (target, *random_hum(catalog[target], catalog, rng, singer, skill, seconds, takes, elsewhere))
+    whistle_midi = None if whistles is None else float(np.random.default_rng([seed, 7 * 10**6 + query]).uniform(*whistles))
+    return (target, *random_hum(catalog[target], catalog, rng, singer, skill, seconds, takes, elsewhere, whistle_midi))
 
 
 def choose_singer(voice: str, seed: int, query: int) -> str:
@@ -375,6 +386,14 @@ def main() -> None:
         action="store_true",
         help="with --takes: every take after the first hums another passage of the tune (a line, then the chorus)",
     )
+    parser.add_argument(
+        "--whistles",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("LO", "HI"),
+        help="every hum whistled, its median pitch drawn from MIDI LO-HI (default hums whistle at 79-91; whistles reach MIDI ~102, 3 kHz)",
+    )
     shipped = WindowConfig()
     parser.add_argument(
         "--song-hop", type=int, default=shipped.song_hop, metavar="FRAMES", help="frames between catalog windows (25 frames = 1 s)"
@@ -436,6 +455,7 @@ def main() -> None:
             args.hum_seconds,
             args.takes,
             args.elsewhere,
+            args.whistles,
         )
         for q in range(args.queries)
     ]
@@ -449,6 +469,7 @@ def main() -> None:
             args.hum_seconds,
             args.takes,
             args.elsewhere,
+            None if args.whistles is None else float(np.random.default_rng([args.seed, 8 * 10**6 + q]).uniform(*args.whistles)),
         )[0]
         for q in range(args.negatives)
     ]
@@ -469,6 +490,7 @@ def main() -> None:
         f"hums of {args.hum_seconds[0]:g}-{args.hum_seconds[1]:g} s"
         + ("" if args.takes == 1 else f" sung {args.takes} times over" if not args.elsewhere else f", {args.takes} passages each")
         + ("" if args.max_seconds is None else f" cut to their first {args.max_seconds:g} s")
+        + ("" if args.whistles is None else f", whistled around MIDI {args.whistles[0]:g}-{args.whistles[1]:g}")
     )
     print(
         f"\ncatalog: {len(catalog)} distinct tunes ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
