@@ -163,6 +163,7 @@ def random_hum(
     takes: int = 1,
     elsewhere: bool = False,
     whistle_midi: float | None = None,
+    voice_midi: float | None = None,
 ) -> tuple[np.ndarray, object, float]:
     """A hum of ``target`` lasting ``seconds`` (a range; default 4-15 s), random conditions; TV noise
     from another tune.
@@ -179,8 +180,8 @@ def random_hum(
     the first ends where the tune has one, else one that ends before it starts (people skip from a
     line to the chorus, or back).
 
-    ``whistle_midi``: the hum is whistled around this median pitch (MIDI) instead, every other draw
-    as without it.
+    ``whistle_midi``: the hum is whistled around this median pitch (MIDI) instead; ``voice_midi``: a
+    hum that is not whistled is sung around this median pitch. Every other draw as without them.
     """
     length = float(rng.uniform(*seconds))
     if seconds == DEFAULT_HUM_SECONDS:
@@ -194,9 +195,12 @@ def random_hum(
         start_beat = float(target.onset[rng.integers(0, len(fits))]) if len(fits) else float(target.onset[0])
         distractor = catalog[int(rng.integers(len(catalog)))]
     conditions = None
-    if whistle_midi is not None:  # the draws render_hum would make, then the whistle's own register
-        drawn = random_conditions(rng, target)
-        conditions = replace(drawn, style="whistle", transpose=float(whistle_midi - np.median(target.pitch)))
+    if whistle_midi is not None or voice_midi is not None:  # the draws render_hum would make, then the register asked for
+        conditions = random_conditions(rng, target)
+        if whistle_midi is not None:
+            conditions = replace(conditions, style="whistle", transpose=float(whistle_midi - np.median(target.pitch)))
+        elif conditions.style != "whistle":
+            conditions = replace(conditions, transpose=float(voice_midi - np.median(target.pitch)))
     audio, cond = render_hum(target, seconds_per_beat, start_beat, length, rng, conditions, distractor, singer, skill)
     if takes == 1:
         return audio, cond, length  # no further draw: a caller's stream goes on as before
@@ -230,17 +234,20 @@ def benchmark_hum(
     takes: int = 1,
     elsewhere: bool = False,
     whistles: tuple[float, float] | None = None,
+    voices: tuple[float, float] | None = None,
 ) -> tuple[int, np.ndarray, object, float]:
     """Hum number ``query`` of ``seed``: (its target, an index below ``n_targets``; audio; conditions; length s).
     ``takes``, ``elsewhere``: see :func:`random_hum`. ``whistles`` (MIDI LO, HI): the hum is
-    whistled, its median pitch drawn from that range (its own stream; every other draw as without).
+    whistled, its median pitch drawn from that range (its own stream; every other draw as without);
+    ``voices`` (MIDI LO, HI): the same for a hum that is not whistled.
 
     Every benchmark draws its hums here, from one random stream per (seed, query), so their
     tables hum the same passages of the same tunes as this benchmark's."""
     rng = np.random.default_rng([seed, 10**6 + query])
     target = int(rng.integers(n_targets))
     whistle_midi = None if whistles is None else float(np.random.default_rng([seed, 7 * 10**6 + query]).uniform(*whistles))
-    return (target, *random_hum(catalog[target], catalog, rng, singer, skill, seconds, takes, elsewhere, whistle_midi))
+    voice_midi = None if voices is None else float(np.random.default_rng([seed, 9 * 10**6 + query]).uniform(*voices))
+    return (target, *random_hum(catalog[target], catalog, rng, singer, skill, seconds, takes, elsewhere, whistle_midi, voice_midi))
 
 
 def choose_singer(voice: str, seed: int, query: int) -> str:
@@ -394,6 +401,14 @@ def main() -> None:
         metavar=("LO", "HI"),
         help="every hum whistled, its median pitch drawn from MIDI LO-HI (default hums whistle at 79-91; whistles reach MIDI ~102, 3 kHz)",
     )
+    parser.add_argument(
+        "--voices",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("LO", "HI"),
+        help="every hum not whistled sung around a median pitch drawn from MIDI LO-HI (default 45-67; a man's low hum ~40-50)",
+    )
     shipped = WindowConfig()
     parser.add_argument(
         "--song-hop", type=int, default=shipped.song_hop, metavar="FRAMES", help="frames between catalog windows (25 frames = 1 s)"
@@ -456,6 +471,7 @@ def main() -> None:
             args.takes,
             args.elsewhere,
             args.whistles,
+            args.voices,
         )
         for q in range(args.queries)
     ]
@@ -470,6 +486,7 @@ def main() -> None:
             args.takes,
             args.elsewhere,
             None if args.whistles is None else float(np.random.default_rng([args.seed, 8 * 10**6 + q]).uniform(*args.whistles)),
+            None if args.voices is None else float(np.random.default_rng([args.seed, 10 * 10**6 + q]).uniform(*args.voices)),
         )[0]
         for q in range(args.negatives)
     ]
@@ -491,6 +508,7 @@ def main() -> None:
         + ("" if args.takes == 1 else f" sung {args.takes} times over" if not args.elsewhere else f", {args.takes} passages each")
         + ("" if args.max_seconds is None else f" cut to their first {args.max_seconds:g} s")
         + ("" if args.whistles is None else f", whistled around MIDI {args.whistles[0]:g}-{args.whistles[1]:g}")
+        + ("" if args.voices is None else f", sung around MIDI {args.voices[0]:g}-{args.voices[1]:g}")
     )
     print(
         f"\ncatalog: {len(catalog)} distinct tunes ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
