@@ -90,6 +90,16 @@ def test_a_high_whistle_is_tracked_at_its_own_octave():
         assert np.nanmedian(np.abs(frames - midi)) < 0.5, (midi, frames)
 
 
+def test_a_low_hum_is_tracked_at_its_own_octave():
+    """A man humming down to C2 (65 Hz) and back up: the notes below 75 Hz are his own, not the
+    octave above (which the harmonic sum hears when the fundamental is no candidate)."""
+    notes = (43.0, 38.0, 36.0, 41.0)  # G2, D2, C2, F2
+    audio = np.concatenate([harmonic_tone(440 * 2 ** ((m - 69) / 12), 0.6) for m in notes])
+    pitches = voice_pitches(compute_features(audio), FrontEndConfig())
+    for midi, frames in zip(notes, np.array_split(pitches, len(notes))):
+        assert np.nanmedian(np.abs(frames - midi)) < 0.5, (midi, frames)
+
+
 def test_hum_contour_drops_what_lies_far_outside_the_voice():
     """A voice around C4-E4, then a loud tone three octaves up (a whistle-like noise): the hum
     contour keeps the voice and drops the tone, which the plain contour keeps."""
