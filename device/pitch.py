@@ -34,7 +34,7 @@ FMAX_PITCH_HZ = 2600.0  # recordings' tunes and frame_pitches; a hum's tracker r
 # (1.3-2.3 kHz) instead of the benchmark's 79-91 (0.8-1.6 kHz): top-1 / top-10 / MRR 0.745 / 0.835
 # / 0.778 -> 0.860 / 0.915 / 0.881; the same whistles in the benchmark's register 0.865 / 0.920 /
 # 0.889 both ways; the stored benchmark sets (seeds 0-2 careful, mixed skills, mixed voices)
-# unchanged to the hum.
+# unchanged to the hum. `benchmarks.accuracy --whistles 88 98` confirms it (README "Session 27").
 HUM_FMAX_HZ = 3400.0
 # The same at the bottom: a man humming low sings notes down to ~E2 (82 Hz) and below, and with
 # candidates from 75 Hz each note under it was tracked an octave up. A hum's candidates now start
@@ -44,8 +44,9 @@ HUM_FMAX_HZ = 3400.0
 # 0.655 / 0.795 / 0.708 -> 0.835 / 0.915 / 0.861; from MIDI 43-50 (98-147 Hz): 0.870 / 0.935 /
 # 0.898 -> 0.885 / 0.955 / 0.913; with mains buzz 25 dB below (the benchmark's --mains-hum 25)
 # 0.870 / 0.950 / 0.907 -> 0.890 / 0.960 / 0.920. The stored benchmark sets, top-1 (top-10) in
-# hums of 200: seeds 0 and 1 careful -1 (+1) each, mixed skills 0 (+1) and -1 (0), mixed voices 0
-# (+2) and -2 (0). 65 Hz: the bass hums 0.775, the rest within a hum of 60 Hz.
+# hums of 200: seeds 0, 1 and 2 careful -1 (+1) each, mixed skills 0 (+1), -1 (0) and +1 (0),
+# mixed voices (seeds 0, 1) 0 (+2) and -2 (0). 65 Hz: the bass hums 0.775, the rest within a hum
+# of 60 Hz. `benchmarks.accuracy --voices 38 46` confirms the bass row (README "Session 27").
 HUM_FMIN_HZ = 60.0
 CONTOUR_DECIMATION = 3  # 25 frames/s -> 8.3 contour values/s
 # Frames this far below the loudest frames count as silence. Tuned on 80 dev hums (seed 5, not the
