@@ -393,22 +393,12 @@ def main() -> None:
         action="store_true",
         help="with --takes: every take after the first hums another passage of the tune (a line, then the chorus)",
     )
-    parser.add_argument(
-        "--whistles",
-        type=float,
-        nargs=2,
-        default=None,
-        metavar=("LO", "HI"),
-        help="every hum whistled, its median pitch drawn from MIDI LO-HI (default hums whistle at 79-91; whistles reach MIDI ~102, 3 kHz)",
-    )
-    parser.add_argument(
-        "--voices",
-        type=float,
-        nargs=2,
-        default=None,
-        metavar=("LO", "HI"),
-        help="every hum not whistled sung around a median pitch drawn from MIDI LO-HI (default 45-67; a man's low hum ~40-50)",
-    )
+    registers = {  # MIDI ranges of the hums' median pitch, beyond the default hums' (see benchmark_hum)
+        "--whistles": "every hum whistled, its median pitch drawn from MIDI LO-HI (default 79-91; whistles reach MIDI ~102, 3 kHz)",
+        "--voices": "every hum not whistled sung around a median pitch drawn from MIDI LO-HI (default 45-67; a man's low hum ~40-50)",
+    }
+    for option, meaning in registers.items():
+        parser.add_argument(option, type=float, nargs=2, default=None, metavar=("LO", "HI"), help=meaning)
     shipped = WindowConfig()
     parser.add_argument(
         "--song-hop", type=int, default=shipped.song_hop, metavar="FRAMES", help="frames between catalog windows (25 frames = 1 s)"
