@@ -245,9 +245,14 @@ def benchmark_hum(
     tables hum the same passages of the same tunes as this benchmark's."""
     rng = np.random.default_rng([seed, 10**6 + query])
     target = int(rng.integers(n_targets))
-    whistle_midi = None if whistles is None else float(np.random.default_rng([seed, 7 * 10**6 + query]).uniform(*whistles))
-    voice_midi = None if voices is None else float(np.random.default_rng([seed, 9 * 10**6 + query]).uniform(*voices))
+    whistle_midi, voice_midi = median_pitch(whistles, seed, 7 * 10**6 + query), median_pitch(voices, seed, 9 * 10**6 + query)
     return (target, *random_hum(catalog[target], catalog, rng, singer, skill, seconds, takes, elsewhere, whistle_midi, voice_midi))
+
+
+def median_pitch(span: tuple[float, float] | None, seed: int, stream: int) -> float | None:
+    """A hum's median pitch (MIDI) drawn from ``span`` on its own random stream ``[seed, stream]``,
+    so the hum's other draws stay as without it; None without a span."""
+    return None if span is None else float(np.random.default_rng([seed, stream]).uniform(*span))
 
 
 def choose_singer(voice: str, seed: int, query: int) -> str:
@@ -475,8 +480,8 @@ def main() -> None:
             args.hum_seconds,
             args.takes,
             args.elsewhere,
-            None if args.whistles is None else float(np.random.default_rng([args.seed, 8 * 10**6 + q]).uniform(*args.whistles)),
-            None if args.voices is None else float(np.random.default_rng([args.seed, 10 * 10**6 + q]).uniform(*args.voices)),
+            median_pitch(args.whistles, args.seed, 8 * 10**6 + q),
+            median_pitch(args.voices, args.seed, 10 * 10**6 + q),
         )[0]
         for q in range(args.negatives)
     ]

@@ -115,6 +115,12 @@ def _harmonic_offsets(config: FrontEndConfig) -> np.ndarray:
     return np.round(12 * config.bands_per_semitone * np.log2(np.arange(1, HARMONICS + 1))).astype(int)
 
 
+def band_of(hz: float, config: FrontEndConfig) -> float:
+    """The (fractional) band index of frequency ``hz``: bands sit ``config.bands_per_semitone`` to
+    a semitone above ``config.fmin_hz``."""
+    return float(config.bands_per_semitone * 12 * np.log2(hz / config.fmin_hz))
+
+
 def band_to_midi(band: np.ndarray, config: FrontEndConfig) -> np.ndarray:
     """MIDI note number (float) of a (fractional) band index."""
     fmin_midi = 69.0 + 12.0 * np.log2(config.fmin_hz / 440.0)
@@ -137,8 +143,8 @@ def harmonic_salience(
     amplitude = np.exp(0.5 * (frames - frames.max()))
     n_bands = frames.shape[1]
     offsets = _harmonic_offsets(config)
-    low = int(np.ceil(config.bands_per_semitone * 12 * np.log2(lowest_hz / config.fmin_hz)))
-    high = min(int(config.bands_per_semitone * 12 * np.log2(highest_hz / config.fmin_hz)), n_bands - 2)
+    low = int(np.ceil(band_of(lowest_hz, config)))
+    high = min(int(band_of(highest_hz, config)), n_bands - 2)
     candidates = np.arange(max(low, 1), high + 1)
     salience = np.zeros((len(frames), len(candidates)), np.float32)
     for k, offset in enumerate(offsets):
@@ -324,8 +330,7 @@ def voice_pitches(frames: np.ndarray, config: FrontEndConfig = FrontEndConfig())
     salience, candidates, amplitude = harmonic_salience(frames, config, HUM_FMIN_HZ, highest_hz=HUM_FMAX_HZ)
     best = path_in_semitones(salience, config, HUM_JUMP_COST, HUM_JUMP_CAP_SEMITONES)
     best = _octave_below_if_odd_harmonics(amplitude, candidates, best, config)
-    below_fmax = band_to_midi(candidates, config) <= 69.0 + 12.0 * np.log2(FMAX_PITCH_HZ / 440.0)
-    spread = salience[:, below_fmax].mean(axis=1)
+    spread = salience[:, candidates <= band_of(FMAX_PITCH_HZ, config)].mean(axis=1)
     return pitches_along(salience, candidates, best, amplitude, config, HUM_VOICING_DB, winner=salience.max(axis=1), spread=spread)
 
 
