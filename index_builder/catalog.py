@@ -1,6 +1,6 @@
 """Finding the songs of a catalog folder and their titles.
 
-Every audio (``.wav .flac .ogg .opus .mp3 .aiff .aif``) and melody (``.mid .midi .abc``) file under the folder is a
+Every audio (``.wav .flac .ogg .opus .mp3 .aiff .aif``) and melody (``.mid .midi .kar .abc .musicxml .mxl``) file under the folder is a
 song. An optional ``catalog.csv`` beside them (columns ``file,title,artist``; ``file`` relative to
 the folder) names them; where it does not, an audio file's own tags do (ID3, Vorbis comments, RIFF
 INFO: what a music library wrote), and failing those the file stem is the title. The file may be UTF-8

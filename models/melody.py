@@ -22,7 +22,9 @@ from models.melody_part import Part, tune_part
 
 logger = logging.getLogger(__name__)
 
-MELODY_SUFFIXES = (".mid", ".midi", ".abc")
+MIDI_SUFFIXES = (".mid", ".midi", ".kar")  # .kar: a karaoke file, a standard MIDI file with the lyrics as text events
+MUSICXML_SUFFIXES = (".musicxml", ".mxl")  # uncompressed and compressed MusicXML (what MuseScore, Finale, Sibelius export)
+MELODY_SUFFIXES = (*MIDI_SUFFIXES, ".abc", *MUSICXML_SUFFIXES)
 DEFAULT_TUNE_CACHE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "music21-tunes.json.gz"
 DRUM_CHANNEL = 9  # General MIDI channel 10
 
@@ -272,13 +274,43 @@ def read_abc(path: str | Path, default_qpm: float = 100.0) -> NoteEvents:
     return melody.to_events(60.0 / qpm)
 
 
+def read_musicxml(path: str | Path) -> NoteEvents:
+    """A MusicXML score's notes in seconds, every part, the tune part marked as in a MIDI file.
+
+    A song score (a voice over a piano, a lead sheet with chords) has several parts, so flattening
+    it as an ABC tune is flattened would interleave the accompaniment with the tune. music21 writes
+    the score as a MIDI file (one track per part, its tempo marks as the tempo map) and
+    :func:`read_midi` reads that, choosing the tune's part by the same rules as for any MIDI file.
+    """
+    import tempfile
+
+    from music21 import converter
+
+    try:
+        score = converter.parse(str(path), format="musicxml")
+    except Exception as exc:  # music21 raises many exception types on odd or truncated files
+        raise MelodyError(f"{path}: cannot parse MusicXML ({exc})") from exc
+    with tempfile.TemporaryDirectory() as folder:
+        midi_path = Path(folder) / "score.mid"
+        try:
+            score.write("midi", fp=str(midi_path))
+        except Exception as exc:
+            raise MelodyError(f"{path}: MusicXML score cannot be played as notes ({exc})") from exc
+        try:
+            return read_midi(midi_path)
+        except MelodyError as exc:
+            raise MelodyError(f"{path}: {str(exc).split(': ', 1)[-1]}") from exc
+
+
 def read_melody_file(path: str | Path) -> NoteEvents:
-    """MIDI or ABC by suffix."""
+    """MIDI (also karaoke ``.kar``), ABC or MusicXML by suffix."""
     suffix = Path(path).suffix.lower()
-    if suffix in (".mid", ".midi"):
+    if suffix in MIDI_SUFFIXES:
         return read_midi(path)
     if suffix == ".abc":
         return read_abc(path)
+    if suffix in MUSICXML_SUFFIXES:
+        return read_musicxml(path)
     raise MelodyError(f"{path}: not a melody file (expected {', '.join(MELODY_SUFFIXES)})")
 
 

@@ -109,3 +109,65 @@ def test_titles_misread_from_dos_code_page_437_are_repaired():
     for right in ("Tá mé 'mo shuí, S. 88", "Dillon's Fancy", "Straße €"):
         assert repair_title(right) == right
     assert repair_title("x\x81€") == "x\x81€"  # not Latin-1 throughout: not a misreading, kept
+
+
+def musicxml_song(tune: list[str], tempo_qpm: int = 90) -> str:
+    """A two-part MusicXML score as notation programs save one: a voice over piano chords
+    (one 4/4 bar of the accompaniment per four quarter notes of the tune)."""
+
+    def pitch(name: str) -> str:
+        return f"<pitch><step>{name[0]}</step><octave>{name[1]}</octave></pitch>"
+
+    def bars(notes: list[str], chord: bool) -> str:
+        out = []
+        for bar in range(0, len(notes), 4):
+            head = "<attributes><divisions>1</divisions><time><beats>4</beats><beat-type>4</beat-type></time></attributes>"
+            head += f'<direction><sound tempo="{tempo_qpm}"/></direction>' if bar == 0 else ""
+            if chord:  # C major triad, a whole note, under every bar
+                body = "".join(f"<note>{'<chord/>' if i else ''}{pitch(n)}<duration>4</duration></note>" for i, n in enumerate(["C3", "E3", "G3"]))
+            else:
+                body = "".join(f"<note>{pitch(n)}<duration>1</duration></note>" for n in notes[bar : bar + 4])
+            out.append(f'<measure number="{bar // 4 + 1}">{head if bar == 0 else ""}{body}</measure>')
+        return "".join(out)
+
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<score-partwise version="3.1"><part-list>'
+        '<score-part id="P1"><part-name>Voice</part-name></score-part>'
+        '<score-part id="P2"><part-name>Piano</part-name></score-part></part-list>'
+        f'<part id="P1">{bars(tune, False)}</part><part id="P2">{bars(tune, True)}</part></score-partwise>'
+    )
+
+
+SCALE_TUNE = ["C4", "D4", "E4", "F4", "G4", "A4", "B4", "C5", "B4", "A4", "G4", "F4", "E4", "D4", "C4", "D4"]
+
+
+def test_musicxml_song_score_gives_its_voice_as_the_tune(tmp_path):
+    """A voice over piano chords: every note is rendered, the voice's notes are the tune, at the score's tempo."""
+    path = tmp_path / "song.musicxml"
+    path.write_text(musicxml_song(SCALE_TUNE, tempo_qpm=90))
+    events = read_melody_file(path)
+    assert events.is_tune is not None and (~events.is_tune).sum() == 12  # four bars of three-note chords
+    tune = events.tune()
+    assert tune.pitch.tolist() == [60, 62, 64, 65, 67, 69, 71, 72, 71, 69, 67, 65, 64, 62, 60, 62]
+    np.testing.assert_allclose(np.diff(tune.onset), 60 / 90, atol=1e-3)  # quarters at 90 per minute
+
+
+def test_compressed_musicxml_and_karaoke_midi_are_melody_files(tmp_path, tunes):
+    import zipfile
+
+    packed = tmp_path / "song.mxl"
+    with zipfile.ZipFile(packed, "w") as archive:  # .mxl: the score inside a zip with a container file naming it
+        archive.writestr("META-INF/container.xml", '<?xml version="1.0"?><container><rootfiles><rootfile full-path="score.xml"/></rootfiles></container>')
+        archive.writestr("score.xml", musicxml_song(SCALE_TUNE))
+    assert read_melody_file(packed).tune().pitch[:3].tolist() == [60, 62, 64]
+    karaoke = write_midi(tunes[0], tmp_path / "song.kar", quarters_per_minute=120)
+    np.testing.assert_array_equal(read_melody_file(karaoke).pitch, tunes[0].pitch)
+
+
+@pytest.mark.parametrize(("name", "content"), [("cut.musicxml", b"<score-partwise><part id='P1'>"), ("bad.mxl", b"PK\x03\x04garbage"), ("empty.mxl", b"")])
+def test_a_corrupt_musicxml_file_gets_a_clear_error(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(MelodyError, match=rf"{name}: cannot parse MusicXML"):
+        read_melody_file(path)
