@@ -124,7 +124,8 @@ def musicxml_song(tune: list[str], tempo_qpm: int = 90) -> str:
             head = "<attributes><divisions>1</divisions><time><beats>4</beats><beat-type>4</beat-type></time></attributes>"
             head += f'<direction><sound tempo="{tempo_qpm}"/></direction>' if bar == 0 else ""
             if chord:  # C major triad, a whole note, under every bar
-                body = "".join(f"<note>{'<chord/>' if i else ''}{pitch(n)}<duration>4</duration></note>" for i, n in enumerate(["C3", "E3", "G3"]))
+                triad = enumerate(["C3", "E3", "G3"])
+                body = "".join(f"<note>{'<chord/>' if i else ''}{pitch(n)}<duration>4</duration></note>" for i, n in triad)
             else:
                 body = "".join(f"<note>{pitch(n)}<duration>1</duration></note>" for n in notes[bar : bar + 4])
             out.append(f'<measure number="{bar // 4 + 1}">{head if bar == 0 else ""}{body}</measure>')
@@ -158,14 +159,18 @@ def test_compressed_musicxml_and_karaoke_midi_are_melody_files(tmp_path, tunes):
 
     packed = tmp_path / "song.mxl"
     with zipfile.ZipFile(packed, "w") as archive:  # .mxl: the score inside a zip with a container file naming it
-        archive.writestr("META-INF/container.xml", '<?xml version="1.0"?><container><rootfiles><rootfile full-path="score.xml"/></rootfiles></container>')
+        container = '<?xml version="1.0"?><container><rootfiles><rootfile full-path="score.xml"/></rootfiles></container>'
+        archive.writestr("META-INF/container.xml", container)
         archive.writestr("score.xml", musicxml_song(SCALE_TUNE))
     assert read_melody_file(packed).tune().pitch[:3].tolist() == [60, 62, 64]
     karaoke = write_midi(tunes[0], tmp_path / "song.kar", quarters_per_minute=120)
     np.testing.assert_array_equal(read_melody_file(karaoke).pitch, tunes[0].pitch)
 
 
-@pytest.mark.parametrize(("name", "content"), [("cut.musicxml", b"<score-partwise><part id='P1'>"), ("bad.mxl", b"PK\x03\x04garbage"), ("empty.mxl", b"")])
+CORRUPT_SCORES = [("cut.musicxml", b"<score-partwise><part id='P1'>"), ("bad.mxl", b"PK\x03\x04garbage"), ("empty.mxl", b"")]
+
+
+@pytest.mark.parametrize(("name", "content"), CORRUPT_SCORES)
 def test_a_corrupt_musicxml_file_gets_a_clear_error(tmp_path, name, content):
     path = tmp_path / name
     path.write_bytes(content)
