@@ -1,4 +1,4 @@
-"""Melody files users bring: MIDI (written and read back) and ABC, and clear errors for bad ones."""
+"""Melody files users bring: MIDI (written and read back, karaoke .kar too), ABC and MusicXML, and clear errors for bad ones."""
 
 from __future__ import annotations
 
