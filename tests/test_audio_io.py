@@ -151,3 +151,25 @@ def test_voice_memo_and_library_formats_libsndfile_reads(tmp_path):
     (tmp_path / "memo.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(64))
     with pytest.raises(AudioError, match=r"memo.m4a: AAC audio cannot be decoded here .*ffmpeg -i 'memo.m4a' 'memo.flac'"):
         read_audio(tmp_path / "memo.m4a")
+
+
+def test_a_long_many_channel_file_decodes_block_by_block_as_one_read_would(tmp_path):
+    """The decoder mixes down and resamples a block at a time (memory): the result must be what
+    decoding the whole file, mixing it down and resampling it in one go gives."""
+    rng = np.random.default_rng(3)
+    samples = (0.2 * rng.standard_normal((300_001, 6))).astype(np.float32)  # > 4 decode blocks of 6 channels
+    path = tmp_path / "six-channels-96k.wav"
+    sf.write(path, samples, 96000, subtype="FLOAT")
+    audio = read_audio(path)
+    whole = convert(sf.read(path, dtype="float32", always_2d=True)[0], 96000, 16000)
+    assert len(audio) == len(whole)
+    np.testing.assert_allclose(audio, whole, atol=1e-6)
+
+
+def test_nan_samples_after_the_first_block_are_refused(tmp_path):
+    samples = np.zeros(200_000, np.float32)
+    samples[150_000] = np.nan
+    path = tmp_path / "late-nan.wav"
+    sf.write(path, samples, 16000, subtype="FLOAT")
+    with pytest.raises(AudioError, match="late-nan.wav: audio contains NaN"):
+        read_audio(path)

@@ -74,3 +74,22 @@ def test_config_round_trip_and_unknown_key():
     assert FrontEndConfig.from_dict(config.to_dict()) == config
     with pytest.raises(ValueError, match="unknown front-end"):
         FrontEndConfig.from_dict({**config.to_dict(), "n_mels": 64})
+
+
+def test_a_long_file_is_analysed_in_bounded_memory():
+    """A minute pushed whole (a file query, a catalog song) gives the frames of a capture's small
+    pushes, and numpy's allocations stay bounded (whole at once they reached ~300 MB)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(2)
+    minute = (0.1 * rng.standard_normal(60 * 16000)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        whole = compute_features(minute)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    stream = StreamingFrontEnd()
+    streamed = np.concatenate([stream.push(minute[i : i + 4000]) for i in range(0, len(minute), 4000)])
+    np.testing.assert_array_equal(whole, streamed)
+    assert peak < 60e6, f"{peak / 1e6:.0f} MB"
