@@ -86,7 +86,11 @@ def main() -> None:
         print(f"files written in {time.perf_counter() - started:.0f} s (untimed)\n")
         for what, tool, argv in (
             ("hum-device query, a 10 s 16 kHz mono hum", "query", ["query", "--bundle", str(DEMO_BUNDLE), str(hum)]),
-            (f"hum-device query, {args.query_minutes:g} min, 96 kHz, 6 channels, 24-bit WAV", "query", ["query", "--bundle", str(DEMO_BUNDLE), str(query)]),
+            (
+                f"hum-device query, {args.query_minutes:g} min, 96 kHz, 6 channels, 24-bit WAV",
+                "query",
+                ["query", "--bundle", str(DEMO_BUNDLE), str(query)],
+            ),
             (
                 f"hum-index build, one song of {args.song_minutes:g} min, 48 kHz stereo FLAC",
                 "index",
