@@ -18,7 +18,7 @@ import numpy as np
 
 from device.frontend import FrontEndConfig, compute_features
 from models import other_voices
-from models.hum import choose_seconds_per_beat, render_hum
+from models.hum import REGISTERS, add_mains_hum, choose_seconds_per_beat, random_conditions, render_hum
 from models.melody import Melody, load_tune_cache
 from models.render import render_arrangement
 
@@ -41,11 +41,17 @@ def make_pair(
     singer: str = "synth",
     skill: str = "careful",
     lead: str = "instrument",
+    registers: str = "benchmark",
+    mains_share: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """One (hum features, recording features, hum conditions) triple of ``CLIP_FRAMES`` frames each.
 
     ``singer``: who hums, ``skill``: how well (see :func:`models.hum.render_hum`); ``lead``: who
-    carries the tune in the recording, one of :data:`LEADS`.
+    carries the tune in the recording, one of :data:`LEADS`; ``registers``: where hums sit, one of
+    :data:`models.hum.REGISTERS`; ``mains_share``: the share of hums with mains buzz 15-35 dB below
+    them (:func:`models.hum.add_mains_hum`; the shipped encoder never heard a steady tone, and
+    buzz costs the embedding alone 3 points, README "Not done yet"). The defaults draw exactly
+    what pairs drew before these options, so earlier shards reproduce.
     """
     seconds_per_beat = choose_seconds_per_beat(melody, rng)
     last_start = max(len(melody.onset) - 6, 1)
@@ -56,7 +62,10 @@ def make_pair(
     passage = events.window(max(start_beat * seconds_per_beat - offset, 0.0), CLIP_SECONDS)
     sung = other_voices.sung_lead(passage, CLIP_SECONDS, rng) if lead == "sung" else None
     recording = render_arrangement(passage, seconds_per_beat, rng, CLIP_SECONDS, lead=sung)
-    hum, conditions = render_hum(melody, seconds_per_beat, start_beat, CLIP_SECONDS, rng, distractor=distractor, singer=singer, skill=skill)
+    drawn = random_conditions(rng, melody, REGISTERS[registers])  # what render_hum would draw first
+    hum, conditions = render_hum(melody, seconds_per_beat, start_beat, CLIP_SECONDS, rng, drawn, distractor, singer, skill)
+    if mains_share > 0 and rng.uniform() < mains_share:
+        hum = add_mains_hum(hum, float(rng.uniform(15.0, 35.0)), rng)
     hum_features = compute_features(hum, config)[:CLIP_FRAMES]
     recording_features = compute_features(recording, config)[:CLIP_FRAMES]
     return hum_features, recording_features, conditions.to_dict()
@@ -77,6 +86,8 @@ def generate_shard(
     singers: tuple[str, ...] = ("synth",),
     skills: tuple[str, ...] = ("careful",),
     leads: tuple[str, ...] = ("instrument",),
+    registers: str = "benchmark",
+    mains_share: float = 0.0,
 ) -> Path:
     """Writes ``n_pairs`` pairs drawn from ``tune_keys`` to ``path`` (skipped when it exists).
 
@@ -86,7 +97,8 @@ def generate_shard(
     before singers existed are reproduced exactly. ``skills``: the same for the singers' errors
     (:data:`models.hum.SKILLS`): the encoder trained on careful hums alone found the right song for
     0.13 of untrained singers' hums against 0.45 of careful ones (session 11). ``leads``: the
-    same for who carries the tune in the recording (:data:`LEADS`).
+    same for who carries the tune in the recording (:data:`LEADS`). ``registers``, ``mains_share``:
+    see :func:`make_pair`.
     """
     if path.exists():
         return path
@@ -101,7 +113,7 @@ def generate_shard(
         key = tune_keys[rng.integers(len(tune_keys))]
         distractor = tunes[tune_keys[rng.integers(len(tune_keys))]]
         singer, skill, lead = (one_of(options, rng) for options in (singers, skills, leads))
-        hums[i], recordings[i], _ = make_pair(tunes[key], distractor, rng, config, singer, skill, lead)
+        hums[i], recordings[i], _ = make_pair(tunes[key], distractor, rng, config, singer, skill, lead, registers, mains_share)
         tune_ids[i] = key_index[key]
     tmp = path.with_name(f"partial-{path.name}")  # not matched by the shard_*.npz glob
     np.savez(tmp, hum=hums, recording=recordings, tune=tune_ids)
@@ -120,13 +132,17 @@ def generate_shards(
     singers: tuple[str, ...] = ("synth",),
     skills: tuple[str, ...] = ("careful",),
     leads: tuple[str, ...] = ("instrument",),
+    registers: str = "benchmark",
+    mains_share: float = 0.0,
 ) -> list[Path]:
     """Generates shards ``shard_{i}.npz`` in parallel; existing shards are reused (resumable)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"shard_{i:04d}.npz" for i in range(n_shards)]
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
-            pool.submit(generate_shard, p, tune_keys, pairs_per_shard, seed * 100003 + i, cache, singers, skills, leads)
+            pool.submit(
+                generate_shard, p, tune_keys, pairs_per_shard, seed * 100003 + i, cache, singers, skills, leads, registers, mains_share
+            )
             for i, p in enumerate(paths)
         ]
         for future in futures:

@@ -4,6 +4,7 @@ python -m models.gen_data --out .cache/pairs --shards 48 --pairs-per-shard 500 -
 python -m models.gen_data --out .cache/val_pairs --shards 1 --seed 7 --held-out
 python -m models.gen_data --out .cache/pairs5 --shards 32 --pairs-per-shard 250 --seed 5 --singers festival,soundfont --workers 1
 python -m models.gen_data --out .cache/pairs8 --shards 32 --pairs-per-shard 250 --seed 81 --leads instrument,sung
+python -m models.gen_data --out .cache/pairs9 --shards 32 --seed 91 --registers wide --mains-hum 0.15   # a bass's hums, high whistles, buzz
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from models import other_voices
 from models.dataset import LEADS, generate_shards
-from models.hum import SKILLS
+from models.hum import REGISTERS, SKILLS
 from models.melody import DEFAULT_TUNE_CACHE, load_tune_cache, tune_split
 
 
@@ -56,7 +57,16 @@ def main() -> None:
         default="instrument",
         help=f"comma-separated leads of the recordings, each pair drawn uniformly: {', '.join(LEADS)} (sung: Festival or soundfont)",
     )
+    parser.add_argument(
+        "--registers",
+        choices=list(REGISTERS),
+        default="benchmark",
+        help="where hums sit: the benchmark's registers, or wide ones (a bass down to ~70 Hz, high voices, whistles to ~2.3 kHz)",
+    )
+    parser.add_argument("--mains-hum", type=float, default=0.0, metavar="SHARE", help="share of hums with mains buzz 15-35 dB below them")
     args = parser.parse_args()
+    if not 0.0 <= args.mains_hum <= 1.0:
+        parser.error("--mains-hum: a share between 0 and 1")
     skills = checked_choices(parser, "--skills", args.skills, SKILLS)
     leads = checked_choices(parser, "--leads", args.leads, LEADS)
     singers = comma_list(args.singers)  # checked with the tools they need
@@ -69,7 +79,20 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     train_keys, held_out_keys = tune_split(load_tune_cache(args.tunes))
     keys = held_out_keys if args.held_out else train_keys
-    generate_shards(args.out, keys, args.shards, args.pairs_per_shard, args.seed, args.workers, args.tunes, singers, skills, leads)
+    generate_shards(
+        args.out,
+        keys,
+        args.shards,
+        args.pairs_per_shard,
+        args.seed,
+        args.workers,
+        args.tunes,
+        singers,
+        skills,
+        leads,
+        args.registers,
+        args.mains_hum,
+    )
 
 
 if __name__ == "__main__":

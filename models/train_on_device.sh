@@ -4,13 +4,14 @@
 # A (the shipped widths) and B (widths 16-256 from random init). Run from the repository root.
 # usage: models/train_on_device.sh GEN_SEED MINUTES A_INIT B_INIT   (INIT "none" = random init, B_INIT "skip" = no B)
 # Session 12 (run 7): SKILLS=careful,casual,untrained draws each hum's singing skill (models.hum.SKILLS).
+# Session 29: GEN_ARGS adds options to the generation, e.g. GEN_ARGS="--registers wide --mains-hum 0.15" (--leads sung needs Festival and FluidSynth there).
 set -u
 export PYTHONUNBUFFERED=1
 SEED=$1; MIN=$2; AINIT=$3; BINIT=$4
 nvidia-smi -L; python3 -c "import torch, numpy, scipy; print(torch.__version__, numpy.__version__, scipy.__version__)"
 rm -rf /tmp/pairs /tmp/a /tmp/b /tmp/gen.done
 (OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 python3 -m models.gen_data --out /tmp/pairs --shards 1000 --pairs-per-shard 100 --seed $SEED --workers ${WORKERS:-13} \
-   --skills ${SKILLS:-careful} --tunes .gpu/music21-tunes.json.gz > $OUT/gen.log 2>&1; touch /tmp/gen.done) &
+   --skills ${SKILLS:-careful} --tunes .gpu/music21-tunes.json.gz ${GEN_ARGS:-} > $OUT/gen.log 2>&1; touch /tmp/gen.done) &
 init() { if [ "$1" = none ]; then echo "$2"; else echo "--init $1"; fi; }
 python3 -m models.train --pairs /tmp/pairs $(init $AINIT "") --val .gpu/val_pairs --out /tmp/a --steps ${ASTEPS:-4000} \
    --batch 256 --lr ${ALR:-1e-3} --seed $((SEED+10)) --device cuda --min-pairs 3000 --max-passes ${APASS:-20} \

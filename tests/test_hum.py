@@ -57,3 +57,40 @@ def test_mains_hum_sits_at_its_snr_on_the_mains_frequency():
     spectrum = np.abs(np.fft.rfft(buzz))
     peak_hz = np.fft.rfftfreq(len(buzz), 1 / 16000)[np.argmax(spectrum)]
     assert any(abs(peak_hz - mains) < 0.006 * mains for mains in (50.0, 60.0))
+
+
+def test_wide_registers_draw_the_same_hum_from_wider_pitch_ranges():
+    """models.gen_data --registers wide: basses, high voices and high whistles for the next training
+    run; style, tempo and noise are the same draws, only the median pitch moves."""
+    from models.hum import REGISTERS, VOICE_CENTRES, random_conditions
+
+    tune = leaping_tune()
+    tune_median = float(np.median(tune.pitch))
+    medians = {"benchmark": [], "wide": []}
+    for seed in range(400):
+        drawn = {name: random_conditions(np.random.default_rng(seed), tune, REGISTERS[name]) for name in medians}
+        assert drawn["benchmark"].style == drawn["wide"].style and drawn["benchmark"].snr_db == drawn["wide"].snr_db
+        assert drawn["benchmark"] == random_conditions(np.random.default_rng(seed), tune)  # the default is the benchmark's
+        for name, conditions in drawn.items():
+            medians[name].append((conditions.style, tune_median + conditions.transpose))
+    for name, ranges in (("benchmark", VOICE_CENTRES), ("wide", REGISTERS["wide"])):
+        sung = np.array([m for style, m in medians[name] if style != "whistle"])
+        whistled = np.array([m for style, m in medians[name] if style == "whistle"])
+        assert ranges["low"][0] <= sung.min() and sung.max() <= ranges["high"][1]
+        assert ranges["whistle"][0] <= whistled.min() and whistled.max() <= ranges["whistle"][1]
+    wide_sung = np.array([m for style, m in medians["wide"] if style != "whistle"])
+    wide_whistled = np.array([m for style, m in medians["wide"] if style == "whistle"])
+    assert (wide_sung < 45).mean() > 0.15 and (wide_sung > 67).mean() > 0.05 and (wide_whistled > 91).mean() > 0.2
+
+
+def test_training_hums_can_carry_mains_buzz_and_the_recording_stays_as_it_was():
+    from device.frontend import FrontEndConfig
+    from models.dataset import make_pair
+
+    tune, other = leaping_tune(), Melody(key="o", title="o", pitch=np.arange(60, 76), onset=np.arange(16.0), dur=np.ones(16))
+    plain = make_pair(tune, other, np.random.default_rng(8), FrontEndConfig())
+    buzzing = make_pair(tune, other, np.random.default_rng(8), FrontEndConfig(), mains_share=1.0)
+    np.testing.assert_array_equal(plain[1], buzzing[1])  # the recording is drawn before the hum
+    difference = buzzing[0] - plain[0]  # log-band frames: the buzz raises the bands of its harmonics in every frame
+    assert np.abs(difference).mean() > 0.05
+    assert np.array_equal(plain[0], make_pair(tune, other, np.random.default_rng(8), FrontEndConfig(), mains_share=0.0)[0])
