@@ -35,11 +35,25 @@ class AudioError(ValueError):
     """A file or buffer that cannot be turned into usable audio; the message says why."""
 
 
+# A mix that keeps less than this share of what independent channels would keep (their mean
+# energy / the number of channels) cancels itself: one channel's polarity is inverted (a miswired
+# balanced cable, some USB and phone microphones), and the average is near silence ("the recording
+# is silent") or only the room's difference. Copies of one signal keep all of it, independent
+# channels 1/n, opposite ones none. Decided per decoded block (a polarity fault lasts the file).
+CANCELLING_MIX_SHARE = 0.5
+
+
 def to_mono(samples: np.ndarray) -> np.ndarray:
-    """(n,) or (n, channels) -> (n,) float32 by averaging channels."""
+    """(n,) or (n, channels) -> (n,) float32 by averaging channels; where the average cancels
+    (:data:`CANCELLING_MIX_SHARE`), the loudest channel alone."""
     samples = np.asarray(samples)
     if samples.ndim == 2:
-        samples = samples.mean(axis=1)
+        mixed = samples.mean(axis=1)
+        if samples.shape[1] > 1 and len(samples):
+            energy = np.mean(np.square(samples, dtype=np.float64), axis=0)
+            if np.mean(np.square(mixed, dtype=np.float64)) < CANCELLING_MIX_SHARE * energy.mean() / samples.shape[1]:
+                mixed = samples[:, int(np.argmax(energy))]
+        samples = mixed
     elif samples.ndim != 1:
         raise AudioError(f"expected 1-D or 2-D audio, got shape {samples.shape}")
     return samples.astype(np.float32, copy=False)

@@ -173,3 +173,13 @@ def test_nan_samples_after_the_first_block_are_refused(tmp_path):
     sf.write(path, samples, 16000, subtype="FLOAT")
     with pytest.raises(AudioError, match="late-nan.wav: audio contains NaN"):
         read_audio(path)
+
+
+def test_a_channel_with_inverted_polarity_does_not_cancel_the_hum(tmp_path):
+    """A miswired microphone records the right channel upside down: averaging would leave silence."""
+    left = tone(44100, seconds=3.0)
+    path = tmp_path / "inverted.wav"
+    sf.write(path, np.stack([left, -0.9 * left], axis=1), 44100, subtype="PCM_16")
+    assert_is_440hz_tone(read_audio(path), seconds=3.0)
+    independent = np.random.default_rng(0).standard_normal((48000, 6)).astype(np.float32) * 0.1  # six unrelated channels
+    np.testing.assert_allclose(convert(independent, 16000, 16000), independent.mean(axis=1))  # still their average
