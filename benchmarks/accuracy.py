@@ -55,7 +55,7 @@ from device.search import SearchConfig
 from device.windows import WindowConfig
 from index_builder.bundle_writer import write_bundle
 from index_builder.cli import DEFAULT_MODEL
-from index_builder.embed import SongEmbedding, embed_audio
+from index_builder.embed import SongEmbedding, embed_audio, with_sung_template
 from models.hum import SKILLS, add_mains_hum, choose_seconds_per_beat, random_conditions, render_hum
 from models.melody import Melody, NoteEvents, load_tune_cache, tune_split, tune_twins
 from models.other_voices import INSTALL_HINT, SINGERS, missing_tools, sung_lead
@@ -96,6 +96,8 @@ def _catalog_song(
     frontend = FrontEndConfig()
     audio, events = render_song(melody, how, np.random.default_rng([seed, i]))
     song = embed_audio(audio, _catalog_encoder, frontend, windows, melody.key, events if melody_from == "notes" else None)
+    if melody_from == "notes":  # a catalog of melody files: the index builder adds their tune sung
+        song = with_sung_template(song, events, _catalog_encoder, frontend, windows)
     if not with_extras:
         return song, None, None
     notes = matching_contour(notes_contour(events.onset, events.dur, events.pitch, frontend.frame_rate))

@@ -22,7 +22,7 @@ from device.encoder_runtime import OnnxEncoder
 from device.frontend import FrontEndConfig
 from device.windows import WindowConfig
 from index_builder.catalog import CatalogEntry, file_sha256
-from index_builder.embed import CONTOUR_VERSION, RENDER_SEED, SongEmbedding, embed_song
+from index_builder.embed import CONTOUR_VERSION, RENDER_SEED, TEMPLATE_VERSION, SongEmbedding, embed_song
 from index_builder.embed_cache import EmbeddingCache
 from models.melody import MelodyError
 
@@ -103,6 +103,7 @@ def cache_settings(model: bytes, frontend: FrontEndConfig, windows: WindowConfig
         "windows": windows.to_dict(),
         "render_seed": RENDER_SEED,
         "contour_version": CONTOUR_VERSION,
+        "template_version": TEMPLATE_VERSION,
     }
 
 
