@@ -35,7 +35,7 @@ from device.recognizer import Decision
 from device.signing import SIGNATURE_MEMBER
 from device.windows import WindowConfig
 from index_builder import __version__
-from index_builder.embed import CONTOUR_VERSION
+from index_builder.embed import CONTOUR_VERSION, TEMPLATE_VERSION
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,7 @@ def write_bundle(
     }
     if contours is not None:
         manifest["contour_versions"] = [CONTOUR_VERSION]
+    manifest["template_versions"] = [TEMPLATE_VERSION]  # how its melody files' songs were sung (index_builder.embed)
     return write_archive(out_path, manifest, members, songs, int(len(vectors)), signing_key)
 
 

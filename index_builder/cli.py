@@ -33,7 +33,7 @@ from index_builder.bundle_writer import write_bundle
 from index_builder.catalog import CatalogError, scan_catalog
 from index_builder.embed_cache import EmbeddingCache, default_cache_dir
 from index_builder.embed_catalog import CatalogEmbedding, cache_settings, embed_catalog, hash_entries
-from index_builder.extend import extend_bundle, mixed_contours_warning, plan_additions
+from index_builder.extend import extend_bundle, mixed_contours_warning, mixed_templates_warning, plan_additions
 from models.melody import MELODY_SUFFIXES
 
 logger = logging.getLogger("hum-index")
@@ -120,9 +120,9 @@ def run_add(args: argparse.Namespace) -> int:
     for line in plan.already_present:
         logger.info("already in the bundle: %s", line)
     frontend, windows = bundle.frontend, bundle.windows
-    mixed = mixed_contours_warning(bundle) if plan.to_embed else None
-    if mixed:
-        logger.warning("%s: %s", args.bundle, mixed)
+    for mixed in (mixed_contours_warning(bundle), mixed_templates_warning(bundle, plan.to_embed)) if plan.to_embed else ():
+        if mixed:
+            logger.warning("%s: %s", args.bundle, mixed)
     if plan.to_embed:
         added = embed_catalog(
             plan.to_embed,

@@ -25,7 +25,7 @@ from device.bundle import INDEX_MEMBER, MELODY_MEMBER, MODEL_MEMBERS, SONGS_MEMB
 from device.recognizer import Decision
 from index_builder.bundle_writer import contours_npz, serialise_index, songs_json, write_archive
 from index_builder.catalog import CatalogEntry
-from index_builder.embed import CONTOUR_VERSION
+from index_builder.embed import CONTOUR_VERSION, TEMPLATE_VERSION
 from index_builder.embed_catalog import CatalogEmbedding
 
 logger = logging.getLogger(__name__)
@@ -85,6 +85,29 @@ def mixed_contours_warning(bundle: Bundle) -> str | None:
     )
 
 
+def bundle_template_versions(bundle: Bundle) -> list[int | None]:
+    """How the bundle's melody-file songs were sung (:data:`~index_builder.embed.TEMPLATE_VERSION`);
+    ``None`` stands for a bundle made before session 29, whose melody files have no sung windows."""
+    return list(bundle.manifest.get("template_versions", [None]))
+
+
+def mixed_templates_warning(bundle: Bundle, entries: list[CatalogEntry]) -> str | None:
+    """Why adding the melody files among ``entries`` to ``bundle`` would give its songs two kinds of
+    windows, or None when it would not (no melody file, or the bundle's templates are this version's)."""
+    from models.melody import MELODY_SUFFIXES
+
+    if not any(entry.path.suffix.lower() in MELODY_SUFFIXES for entry in entries):
+        return None
+    versions = bundle_template_versions(bundle)
+    if versions == [TEMPLATE_VERSION]:
+        return None
+    return (
+        "the bundle's melody files were embedded without this hum-index's sung templates (a voice singing each tune, "
+        "since session 29); the new ones get them, so old and new melody songs are found differently by the embedding; "
+        "rebuild the bundle (hum-index build) to make them alike"
+    )
+
+
 def extend_bundle(bundle: Bundle, added: CatalogEmbedding, out_path: Path, signing_key=None) -> Path:
     """Writes ``bundle`` plus the songs of ``added`` (whose vector ranges start after the bundle's) to ``out_path``."""
     # The encoders are already in memory; index, songs and melodies are rewritten below: nothing is re-read.
@@ -105,4 +128,6 @@ def extend_bundle(bundle: Bundle, added: CatalogEmbedding, out_path: Path, signi
         manifest["decision"] = asdict(Decision.for_catalog(estimated))  # the kind may have changed with the new songs
         old_versions = bundle_contour_versions(bundle)
         manifest["contour_versions"] = old_versions + ([CONTOUR_VERSION] if CONTOUR_VERSION not in old_versions else [])
+    old_templates = bundle_template_versions(bundle)
+    manifest["template_versions"] = old_templates + ([TEMPLATE_VERSION] if TEMPLATE_VERSION not in old_templates else [])
     return write_archive(out_path, manifest, members, songs, old_count + len(vectors), signing_key)

@@ -161,6 +161,24 @@ def test_add_says_when_it_would_mix_contour_versions(bundle_path, tunes, tmp_pat
     assert f"contour versions: {shown}, {CONTOUR_VERSION}" in capsys.readouterr().out
 
 
+def test_add_says_when_old_melody_songs_have_no_sung_templates(bundle_path, tunes, tmp_path, caplog):
+    """A bundle made before sung templates: adding melody files warns and the manifest lists both."""
+    from index_builder.embed import TEMPLATE_VERSION
+
+    new = tmp_path / "new"
+    new.mkdir()
+    write_midi(tunes[8], new / "new8.mid", quarters_per_minute=60.0 / seconds_per_beat(tunes[8]))
+    assert load_bundle(bundle_path).manifest["template_versions"] == [TEMPLATE_VERSION]
+    current = tmp_path / "current.humbundle"
+    assert index_main(["add", str(bundle_path), str(new), "-o", str(current), "--no-cache", "--workers", "1"]) == 0
+    assert "sung templates" not in caplog.text
+    old = edit_manifest(bundle_path, tmp_path / "old.humbundle", lambda manifest: manifest.pop("template_versions"))
+    mixed = tmp_path / "mixed.humbundle"
+    assert index_main(["add", str(old), str(new), "-o", str(mixed), "--no-cache", "--workers", "1"]) == 0
+    assert "embedded without this hum-index's sung templates" in caplog.text
+    assert load_bundle(mixed).manifest["template_versions"] == [None, TEMPLATE_VERSION]
+
+
 def test_interrupted_build_resumes_from_the_cache(catalog_dir, tmp_path):
     """Kill a build part-way; the rerun embeds only what the first run had not finished."""
     cache, out = tmp_path / "cache", tmp_path / "resumed.humbundle"
