@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,16 +131,26 @@ def test_add_reports_a_different_file_under_an_existing_id(bundle_path, catalog_
     assert not out.exists()
 
 
+def new_melody_folder(tmp_path, tunes) -> Path:
+    """A folder holding one MIDI song the test bundle does not have."""
+    new = tmp_path / "new"
+    new.mkdir()
+    write_midi(tunes[8], new / "new8.mid", quarters_per_minute=60.0 / seconds_per_beat(tunes[8]))
+    return new
+
+
+def add_songs(bundle, new, out) -> None:
+    assert index_main(["add", str(bundle), str(new), "-o", str(out), "--no-cache", "--workers", "1"]) == 0
+
+
 @pytest.mark.parametrize("recorded", [[CONTOUR_VERSION - 1], None])
 def test_add_says_when_it_would_mix_contour_versions(bundle_path, tunes, tmp_path, recorded, caplog, capsys):
     """A bundle whose contours an older (or unrecorded) tracker made: add warns before embedding and
     the manifest lists both versions; adding to a current bundle says nothing and stays one version."""
-    new = tmp_path / "new"
-    new.mkdir()
-    write_midi(tunes[8], new / "new8.mid", quarters_per_minute=60.0 / seconds_per_beat(tunes[8]))
+    new = new_melody_folder(tmp_path, tunes)
     assert load_bundle(bundle_path).manifest["contour_versions"] == [CONTOUR_VERSION]
     current = tmp_path / "current.humbundle"
-    assert index_main(["add", str(bundle_path), str(new), "-o", str(current), "--no-cache", "--workers", "1"]) == 0
+    add_songs(bundle_path, new, current)
     assert "contour" not in caplog.text
     assert load_bundle(current).manifest["contour_versions"] == [CONTOUR_VERSION]
 
@@ -151,7 +162,7 @@ def test_add_says_when_it_would_mix_contour_versions(bundle_path, tunes, tmp_pat
 
     old = edit_manifest(bundle_path, tmp_path / "old.humbundle", set_recorded)
     mixed = tmp_path / "mixed.humbundle"
-    assert index_main(["add", str(old), str(new), "-o", str(mixed), "--no-cache", "--workers", "1"]) == 0
+    add_songs(old, new, mixed)
     named = "an unrecorded version" if recorded is None else f"version {CONTOUR_VERSION - 1}"
     assert f"made by contour {named}; this hum-index makes version {CONTOUR_VERSION}" in caplog.text
     assert load_bundle(mixed).manifest["contour_versions"] == [None if recorded is None else CONTOUR_VERSION - 1, CONTOUR_VERSION]
@@ -165,16 +176,13 @@ def test_add_says_when_old_melody_songs_have_no_sung_templates(bundle_path, tune
     """A bundle made before sung templates: adding melody files warns and the manifest lists both."""
     from index_builder.embed import TEMPLATE_VERSION
 
-    new = tmp_path / "new"
-    new.mkdir()
-    write_midi(tunes[8], new / "new8.mid", quarters_per_minute=60.0 / seconds_per_beat(tunes[8]))
+    new = new_melody_folder(tmp_path, tunes)
     assert load_bundle(bundle_path).manifest["template_versions"] == [TEMPLATE_VERSION]
-    current = tmp_path / "current.humbundle"
-    assert index_main(["add", str(bundle_path), str(new), "-o", str(current), "--no-cache", "--workers", "1"]) == 0
+    add_songs(bundle_path, new, tmp_path / "current.humbundle")
     assert "sung templates" not in caplog.text
     old = edit_manifest(bundle_path, tmp_path / "old.humbundle", lambda manifest: manifest.pop("template_versions"))
     mixed = tmp_path / "mixed.humbundle"
-    assert index_main(["add", str(old), str(new), "-o", str(mixed), "--no-cache", "--workers", "1"]) == 0
+    add_songs(old, new, mixed)
     assert "embedded without this hum-index's sung templates" in caplog.text
     assert load_bundle(mixed).manifest["template_versions"] == [None, TEMPLATE_VERSION]
 
