@@ -34,13 +34,14 @@ CONTOUR_VERSION = 6
 # A melody file's song also gets the windows of its tune sung: our hum synthesizer's voice on "la",
 # without errors or room, at a median of MIDI 57 (a voice's register), a fixed seed. The encoder
 # then compares a hum with a voice singing the tune as well as with the tune on an instrument, and
-# a song keeps its best window either way. Session 29, the accuracy benchmark's catalogs (tunes
-# rendered as arrangements, contours from notes) with such templates added, offline through the
-# shipped Recognizer (top-1 / top-10 / MRR): the embedding alone on careful hums 0.465 / 0.760 /
-# 0.552 -> 0.555 / 0.775 / 0.626 (seed 0) and 0.400 / 0.650 / 0.488 -> 0.480 / 0.695 / 0.547
-# (seed 1), and on hums by Festival and a soundfont (voices the templates are not) 0.375 -> 0.417
-# and 0.322 -> 0.373 top-1 (seed 0), 0.194 -> 0.319 and 0.250 -> 0.321 (seed 1); the whole system
-# within a hum or two, never more than one worse (README "Session 29"). Part of the cache key.
+# a song keeps its best window either way. Session 29, `benchmarks.accuracy` (its catalogs "from
+# notes" get the same templates; top-1 / top-10 / MRR): the embedding alone on careful hums 0.465 /
+# 0.760 / 0.552 -> 0.530 / 0.785 / 0.616 (seed 0) and 0.400 / 0.650 / 0.488 -> 0.465 / 0.695 /
+# 0.537 (seed 1); the whole system 0.905 / 0.970 / 0.930 -> 0.915 / 0.965 / 0.936 and 0.850 /
+# 0.905 / 0.871 -> 0.845 / 0.905 / 0.867. Offline (templates seeded per song), hums by Festival
+# and a soundfont, voices the templates are not: embedding alone 0.375 -> 0.417 and 0.322 -> 0.373
+# top-1 (seed 0), 0.194 -> 0.319 and 0.250 -> 0.321 (seed 1); README "Session 29". Part of the
+# embedding cache's key and recorded in the bundle (``template_versions``).
 TEMPLATE_VERSION = 1
 TEMPLATE_STYLE = "la"
 TEMPLATE_MEDIAN_MIDI = 57.0
