@@ -35,7 +35,7 @@ from device.recognizer import Decision
 from device.signing import SIGNATURE_MEMBER
 from device.windows import WindowConfig
 from index_builder import __version__
-from index_builder.embed import CONTOUR_VERSION, TEMPLATE_VERSION
+from index_builder.embed import CONTOUR_VERSION, NO_TEMPLATES, TEMPLATE_VERSION
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,7 @@ def write_bundle(
     signing_key=None,
     contours: list[np.ndarray] | None = None,
     contour_estimated: list[bool] | None = None,
+    templates: bool = True,
 ) -> Path:
     """Writes a new bundle to ``out_path`` via a temporary file and an atomic rename.
 
@@ -141,7 +142,9 @@ def write_bundle(
     }
     if contours is not None:
         manifest["contour_versions"] = [CONTOUR_VERSION]
-    manifest["template_versions"] = [TEMPLATE_VERSION]  # how its melody files' songs were sung (index_builder.embed)
+    manifest["template_versions"] = [
+        TEMPLATE_VERSION if templates else NO_TEMPLATES
+    ]  # how its melody files were sung (index_builder.embed)
     return write_archive(out_path, manifest, members, songs, int(len(vectors)), signing_key)
 
 

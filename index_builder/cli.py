@@ -31,9 +31,10 @@ from device.recognizer import Recognizer
 from device.windows import WindowConfig
 from index_builder.bundle_writer import write_bundle
 from index_builder.catalog import CatalogError, scan_catalog
+from index_builder.embed import NO_TEMPLATES
 from index_builder.embed_cache import EmbeddingCache, default_cache_dir
 from index_builder.embed_catalog import CatalogEmbedding, cache_settings, embed_catalog, hash_entries
-from index_builder.extend import extend_bundle, mixed_contours_warning, mixed_templates_warning, plan_additions
+from index_builder.extend import bundle_template_versions, extend_bundle, mixed_contours_warning, mixed_templates_warning, plan_additions
 from models.melody import MELODY_SUFFIXES
 
 logger = logging.getLogger("hum-index")
@@ -55,8 +56,10 @@ def _signing_key(path: Path | None):
         raise UsageError(str(exc)) from exc
 
 
-def _cache(args: argparse.Namespace, model: bytes, frontend: FrontEndConfig, windows: WindowConfig) -> EmbeddingCache | None:
-    return None if args.no_cache else EmbeddingCache(args.cache, cache_settings(model, frontend, windows))
+def _cache(
+    args: argparse.Namespace, model: bytes, frontend: FrontEndConfig, windows: WindowConfig, templates: bool = True
+) -> EmbeddingCache | None:
+    return None if args.no_cache else EmbeddingCache(args.cache, cache_settings(model, frontend, windows, templates))
 
 
 def _report_skipped(errors: list[str], total: int) -> None:
@@ -87,7 +90,9 @@ def run_build(args: argparse.Namespace) -> int:
             f"{args.model} takes {encoder.input_frames}x{encoder.input_bands} windows; "
             f"this builder makes {windows.length}x{frontend.n_bands}"
         )
-    result = embed_catalog(entries, model, args.workers, frontend, windows, _cache(args, model, frontend, windows))
+    templates = not args.no_sung_templates
+    cache = _cache(args, model, frontend, windows, templates)
+    result = embed_catalog(entries, model, args.workers, frontend, windows, cache, templates=templates)
     if not result.songs:
         print(f"hum-index: none of the {len(entries)} files could be used; nothing written", file=sys.stderr)
         _report_skipped(result.errors, len(entries))
@@ -104,6 +109,7 @@ def run_build(args: argparse.Namespace) -> int:
         signing_key=key,
         contours=result.contours,
         contour_estimated=result.contour_estimated,
+        templates=templates,
     )
     print(_summary(args.output, len(result.songs), len(vectors), key is not None) + f" ({result.from_cache} songs from the cache)")
     _report_skipped(result.errors, len(entries))
@@ -124,15 +130,17 @@ def run_add(args: argparse.Namespace) -> int:
         if mixed:
             logger.warning("%s: %s", args.bundle, mixed)
     if plan.to_embed:
+        templates = bundle_template_versions(bundle) != [NO_TEMPLATES]  # as the bundle was built
         added = embed_catalog(
             plan.to_embed,
             bundle.model,
             args.workers,
             frontend,
             windows,
-            _cache(args, bundle.model, frontend, windows),
+            _cache(args, bundle.model, frontend, windows, templates),
             len(bundle.vector_song),
             hashes,
+            templates,
         )
     else:
         added = CatalogEmbedding()
@@ -232,6 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--no-tflite", action="store_true", help="carry only the ONNX encoder")
     build.add_argument(
         "--song-hop", type=int, default=0, help="frames between song windows (default 25 = 1 s; larger = smaller index for huge catalogs)"
+    )
+    build.add_argument(
+        "--no-sung-templates",
+        action="store_true",
+        help="melody files only on the catalog instrument, not also sung (half their windows; the embedding finds fewer hums)",
     )
     embedding_options(build)
 

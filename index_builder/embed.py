@@ -103,9 +103,12 @@ def with_sung_template(
     return SongEmbedding(np.concatenate([song.vectors, sung]), song.duration_s, song.contour, song.contour_estimated)
 
 
-def embed_song(path: Path, encoder: Encoder, frontend: FrontEndConfig, windows: WindowConfig) -> SongEmbedding:
+NO_TEMPLATES = 0  # the template version a bundle built with ``hum-index build --no-sung-templates`` records
+
+
+def embed_song(path: Path, encoder: Encoder, frontend: FrontEndConfig, windows: WindowConfig, templates: bool = True) -> SongEmbedding:
     """A catalog file's embedding: an audio file's own windows; a melody file's rendered on the
-    catalog instrument, then its tune sung (:func:`with_sung_template`)."""
+    catalog instrument, then (``templates``) its tune sung (:func:`with_sung_template`)."""
     if path.suffix.lower() in AUDIO_SUFFIXES:
         audio, notes = read_audio(path, frontend.sample_rate), None
     else:
@@ -113,4 +116,4 @@ def embed_song(path: Path, encoder: Encoder, frontend: FrontEndConfig, windows: 
         audio = render_notes(notes, CATALOG_INSTRUMENT, frontend.sample_rate, rng=np.random.default_rng(RENDER_SEED))
     check_not_silent(audio, str(path), "is it the right file, or a track that failed to export?")
     song = embed_audio(audio, encoder, frontend, windows, str(path), notes)
-    return song if notes is None else with_sung_template(song, notes, encoder, frontend, windows)
+    return song if notes is None or not templates else with_sung_template(song, notes, encoder, frontend, windows)

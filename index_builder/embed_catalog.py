@@ -22,25 +22,25 @@ from device.encoder_runtime import OnnxEncoder
 from device.frontend import FrontEndConfig
 from device.windows import WindowConfig
 from index_builder.catalog import CatalogEntry, file_sha256
-from index_builder.embed import CONTOUR_VERSION, RENDER_SEED, TEMPLATE_VERSION, SongEmbedding, embed_song
+from index_builder.embed import CONTOUR_VERSION, NO_TEMPLATES, RENDER_SEED, TEMPLATE_VERSION, SongEmbedding, embed_song
 from index_builder.embed_cache import EmbeddingCache
 from models.melody import MelodyError
 
 logger = logging.getLogger(__name__)
 
-_worker: tuple[OnnxEncoder, FrontEndConfig, WindowConfig] | None = None
+_worker: tuple[OnnxEncoder, FrontEndConfig, WindowConfig, bool] | None = None
 
 
-def _init_worker(model: bytes, frontend: FrontEndConfig, windows: WindowConfig) -> None:
+def _init_worker(model: bytes, frontend: FrontEndConfig, windows: WindowConfig, templates: bool = True) -> None:
     global _worker
-    _worker = (OnnxEncoder(model, threads=1), frontend, windows)
+    _worker = (OnnxEncoder(model, threads=1), frontend, windows, templates)
 
 
 def _embed_entry(entry: CatalogEntry) -> SongEmbedding | str:
     """Runs in a worker: an embedding, or the error message for this file."""
-    encoder, frontend, windows = _worker
+    encoder, frontend, windows, templates = _worker
     try:
-        return embed_song(entry.path, encoder, frontend, windows)
+        return embed_song(entry.path, encoder, frontend, windows, templates)
     except (AudioError, MelodyError, ValueError, OSError) as exc:
         return str(exc) if str(entry.path) in str(exc) else f"{entry.path}: {exc}"
 
@@ -94,7 +94,7 @@ def hash_entries(entries: list[CatalogEntry]) -> dict[str, str]:
     return hashes
 
 
-def cache_settings(model: bytes, frontend: FrontEndConfig, windows: WindowConfig) -> dict:
+def cache_settings(model: bytes, frontend: FrontEndConfig, windows: WindowConfig, templates: bool = True) -> dict:
     from device.bundle import sha256_bytes
 
     return {
@@ -103,7 +103,7 @@ def cache_settings(model: bytes, frontend: FrontEndConfig, windows: WindowConfig
         "windows": windows.to_dict(),
         "render_seed": RENDER_SEED,
         "contour_version": CONTOUR_VERSION,
-        "template_version": TEMPLATE_VERSION,
+        "template_version": TEMPLATE_VERSION if templates else NO_TEMPLATES,
     }
 
 
@@ -116,10 +116,12 @@ def embed_catalog(
     cache: EmbeddingCache | None = None,
     first_vector: int = 0,
     hashes: dict[str, str] | None = None,
+    templates: bool = True,
 ) -> CatalogEmbedding:
     """Embeds ``entries`` (cache first, then ``workers`` processes); song vector ranges start at ``first_vector``.
 
     ``hashes``: files' sha256 by relative path, where the caller has them already (see :func:`hash_entries`).
+    ``templates``: melody files also get their tune sung (:func:`index_builder.embed.with_sung_template`).
     """
     hashes = dict(hashes or {})
     results: dict[str, SongEmbedding | str] = {}
@@ -140,10 +142,10 @@ def embed_catalog(
     progress = Progress(len(entries))
     pool = None
     if workers > 1 and len(todo) > 1:
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(model, frontend, windows))
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(model, frontend, windows, templates))
         stream = pool.map(_embed_entry, todo, chunksize=2)
     else:
-        _init_worker(model, frontend, windows)
+        _init_worker(model, frontend, windows, templates)
         stream = (_embed_entry(e) for e in todo)
     try:
         for embedded, (entry, result) in enumerate(zip(todo, stream), start=1):

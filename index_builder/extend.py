@@ -25,7 +25,7 @@ from device.bundle import INDEX_MEMBER, MELODY_MEMBER, MODEL_MEMBERS, SONGS_MEMB
 from device.recognizer import Decision
 from index_builder.bundle_writer import contours_npz, serialise_index, songs_json, write_archive
 from index_builder.catalog import CatalogEntry
-from index_builder.embed import CONTOUR_VERSION, TEMPLATE_VERSION
+from index_builder.embed import CONTOUR_VERSION, NO_TEMPLATES, TEMPLATE_VERSION
 from index_builder.embed_catalog import CatalogEmbedding
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def mixed_templates_warning(bundle: Bundle, entries: list[CatalogEntry]) -> str 
     if not any(entry.path.suffix.lower() in MELODY_SUFFIXES for entry in entries):
         return None
     versions = bundle_template_versions(bundle)
-    if versions == [TEMPLATE_VERSION]:
+    if versions in ([TEMPLATE_VERSION], [NO_TEMPLATES]):  # a bundle built without them gets new songs without them
         return None
     return (
         "the bundle's melody files were embedded without this hum-index's sung templates (a voice singing each tune, "
@@ -129,5 +129,6 @@ def extend_bundle(bundle: Bundle, added: CatalogEmbedding, out_path: Path, signi
         old_versions = bundle_contour_versions(bundle)
         manifest["contour_versions"] = old_versions + ([CONTOUR_VERSION] if CONTOUR_VERSION not in old_versions else [])
     old_templates = bundle_template_versions(bundle)
-    manifest["template_versions"] = old_templates + ([TEMPLATE_VERSION] if TEMPLATE_VERSION not in old_templates else [])
+    if old_templates != [NO_TEMPLATES]:  # hum-index add sings the new melody songs unless the bundle was built without
+        manifest["template_versions"] = old_templates + ([TEMPLATE_VERSION] if TEMPLATE_VERSION not in old_templates else [])
     return write_archive(out_path, manifest, members, songs, old_count + len(vectors), signing_key)

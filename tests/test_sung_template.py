@@ -45,3 +45,32 @@ def test_melody_files_get_template_windows_and_recordings_do_not(tmp_path, tunes
     assert len(recording.vectors) == len(
         cut_windows(compute_features(render_recording(tunes[1], seed=3), frontend), windows.length, windows.song_hop)
     )
+
+
+def test_a_catalog_can_be_built_without_templates_and_add_keeps_it_so(tmp_path, tunes, caplog):
+    from device.bundle import load_bundle
+    from index_builder.cli import main as index_main
+    from index_builder.embed import NO_TEMPLATES, TEMPLATE_VERSION
+
+    catalog, new = tmp_path / "catalog", tmp_path / "new"
+    catalog.mkdir()
+    new.mkdir()
+    for k in (1, 2):
+        write_midi(tunes[k], catalog / f"t{k}.mid", quarters_per_minute=110)
+    write_midi(tunes[3], new / "t3.mid", quarters_per_minute=110)
+    common = ["--no-cache", "--workers", "1", "--no-tflite"]
+    assert index_main(["build", str(catalog), "-o", str(tmp_path / "sung.humbundle"), *common]) == 0
+    assert index_main(["build", str(catalog), "-o", str(tmp_path / "plain.humbundle"), "--no-sung-templates", *common]) == 0
+    sung, plain = load_bundle(tmp_path / "sung.humbundle"), load_bundle(tmp_path / "plain.humbundle")
+    assert sung.manifest["template_versions"] == [TEMPLATE_VERSION] and plain.manifest["template_versions"] == [NO_TEMPLATES]
+    assert all(p.n_vectors < s.n_vectors for p, s in zip(plain.songs, sung.songs))
+    assert (
+        index_main(
+            ["add", str(tmp_path / "plain.humbundle"), str(new), "-o", str(tmp_path / "more.humbundle"), "--no-cache", "--workers", "1"]
+        )
+        == 0
+    )
+    more = load_bundle(tmp_path / "more.humbundle")
+    assert more.manifest["template_versions"] == [NO_TEMPLATES] and "sung templates" not in caplog.text
+    played = cut_windows(compute_features(render_notes(read_midi(new / "t3.mid"))), WindowConfig().length, WindowConfig().song_hop)
+    assert more.songs[2].n_vectors == len(played)  # the new song as the bundle's others: played only
