@@ -74,16 +74,26 @@ def convert(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
     Integer input is scaled to [-1, 1) by its type's range; float input must be finite.
     """
     samples = np.asarray(samples)
-    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
-        raise AudioError(f"unsupported sample rate {rate} Hz (expected {MIN_RATE_HZ}-{MAX_RATE_HZ})")
+    check_rate(rate)
     if np.issubdtype(samples.dtype, np.integer):
         info = np.iinfo(samples.dtype)
         offset = (info.max + 1 + info.min) / 2  # unsigned 8-bit audio is centred on 128
         samples = (samples.astype(np.float32) - offset) / ((info.max - info.min + 1) / 2)
+    return resample(finite_mono(samples), rate, target_rate)
+
+
+def check_rate(rate: int) -> None:
+    """Raises AudioError for a sample rate outside what the resampler is asked to handle."""
+    if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
+        raise AudioError(f"unsupported sample rate {rate} Hz (expected {MIN_RATE_HZ}-{MAX_RATE_HZ})")
+
+
+def finite_mono(samples: np.ndarray) -> np.ndarray:
+    """:func:`to_mono` of float samples, refusing NaN and infinities (a broken file or buffer)."""
     mono = to_mono(samples)
     if not np.all(np.isfinite(mono)):
         raise AudioError("audio contains NaN or infinite samples")
-    return resample(mono, rate, target_rate)
+    return mono
 
 
 def read_audio(path: str | Path, target_rate: int = 16000) -> np.ndarray:
@@ -103,9 +113,11 @@ def read_audio(path: str | Path, target_rate: int = 16000) -> np.ndarray:
         with sf.SoundFile(str(path)) as handle:
             rate = handle.samplerate
             declared = handle.frames
-            if not MIN_RATE_HZ <= rate <= MAX_RATE_HZ:
-                raise AudioError(f"{path}: unsupported sample rate {rate} Hz (expected {MIN_RATE_HZ}-{MAX_RATE_HZ})")
-            decoded, audio = _decode_mono(handle, rate, target_rate, path)
+            try:
+                check_rate(rate)
+                decoded, audio = _decode_mono(handle, rate, target_rate)
+            except AudioError as exc:
+                raise AudioError(f"{path}: {exc}") from exc
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         kind = UNDECODABLE_SUFFIXES.get(path.suffix.lower())
         if kind is not None:
@@ -124,7 +136,7 @@ def read_audio(path: str | Path, target_rate: int = 16000) -> np.ndarray:
 DECODE_BLOCK_FRAMES = 1 << 16  # frames decoded, mixed down and resampled at a time (~1.4 s at 48 kHz)
 
 
-def _decode_mono(handle, rate: int, target_rate: int, path: Path) -> tuple[int, np.ndarray]:
+def _decode_mono(handle, rate: int, target_rate: int) -> tuple[int, np.ndarray]:
     """(frames decoded, mono float32 at ``target_rate``) of an open ``soundfile.SoundFile``, a block at a time.
 
     Why blocks: decoding a whole file first holds every channel at the source rate, so a 3-minute
@@ -141,9 +153,7 @@ def _decode_mono(handle, rate: int, target_rate: int, path: Path) -> tuple[int, 
     while True:
         block = handle.read(DECODE_BLOCK_FRAMES, dtype="float32", always_2d=True)
         last = len(block) < DECODE_BLOCK_FRAMES
-        mono = to_mono(block)
-        if not np.all(np.isfinite(mono)):
-            raise AudioError(f"{path}: audio contains NaN or infinite samples")
+        mono = finite_mono(block)
         decoded += len(block)
         pieces.append(mono if resampler is None else resampler.resample_chunk(mono, last=last))
         if last:

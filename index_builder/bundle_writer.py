@@ -142,9 +142,8 @@ def write_bundle(
     }
     if contours is not None:
         manifest["contour_versions"] = [CONTOUR_VERSION]
-    manifest["template_versions"] = [
-        TEMPLATE_VERSION if templates else NO_TEMPLATES
-    ]  # how its melody files were sung (index_builder.embed)
+    # How its melody files were sung (index_builder.embed); hum-index add follows it.
+    manifest["template_versions"] = [TEMPLATE_VERSION if templates else NO_TEMPLATES]
     return write_archive(out_path, manifest, members, songs, int(len(vectors)), signing_key)
 
 

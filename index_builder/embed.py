@@ -43,6 +43,7 @@ CONTOUR_VERSION = 6
 # top-1 (seed 0), 0.194 -> 0.319 and 0.250 -> 0.321 (seed 1); README "Session 29". Part of the
 # embedding cache's key and recorded in the bundle (``template_versions``).
 TEMPLATE_VERSION = 1
+NO_TEMPLATES = 0  # the template version a bundle built with ``hum-index build --no-sung-templates`` records
 TEMPLATE_STYLE = "la"
 TEMPLATE_MEDIAN_MIDI = 57.0
 TEMPLATE_SEED = 4321
@@ -101,9 +102,6 @@ def with_sung_template(
         return song
     sung = encoder.embed(cut_windows(frames, windows.length, windows.song_hop))
     return SongEmbedding(np.concatenate([song.vectors, sung]), song.duration_s, song.contour, song.contour_estimated)
-
-
-NO_TEMPLATES = 0  # the template version a bundle built with ``hum-index build --no-sung-templates`` records
 
 
 def embed_song(path: Path, encoder: Encoder, frontend: FrontEndConfig, windows: WindowConfig, templates: bool = True) -> SongEmbedding:
