@@ -68,16 +68,19 @@ class EmbeddingCache:
         if self.disabled:
             return
         path = self._path(file_sha256)
-        tmp = path.with_name(f"{path.stem}.{os.getpid()}.partial.npz")
+        # Not named *.npz: only whole entries carry the entries' suffix (a build killed mid-write
+        # leaves a *.partial file that no lookup or count of entries mistakes for one).
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.partial")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(
-                tmp,
-                vectors=embedding.vectors.astype(np.float32),
-                duration_s=np.float64(embedding.duration_s),
-                contour=embedding.contour.astype(np.float32),
-                contour_estimated=np.bool_(embedding.contour_estimated),
-            )
+            with open(tmp, "wb") as file:  # a file object: np.savez would append ".npz" to a name
+                np.savez(
+                    file,
+                    vectors=embedding.vectors.astype(np.float32),
+                    duration_s=np.float64(embedding.duration_s),
+                    contour=embedding.contour.astype(np.float32),
+                    contour_estimated=np.bool_(embedding.contour_estimated),
+                )
             os.replace(tmp, path)
         except OSError as exc:  # a read-only or full disk must not stop the build: go on without the cache
             logger.warning("embedding cache %s unusable (%s); continuing without it (a rerun will embed again)", self.folder, exc)
