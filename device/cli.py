@@ -33,6 +33,7 @@ from pathlib import Path
 from device.audio_io import AUDIO_SUFFIXES, AudioError
 from device.bundle import BundleError, load_bundle
 from device.encoder_runtime import BACKENDS, ModelError
+from device.folders import visible_files
 from device.recognizer import Answer, QueryError, Recognizer
 
 logger = logging.getLogger("hum-device")
@@ -99,7 +100,7 @@ def query_files(paths: list[Path]) -> list[Path]:
     recordings land in one folder); a folder without any stays itself, to get its error line."""
     files: list[Path] = []
     for path in paths:
-        inside = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES) if path.is_dir() else []
+        inside = [p for p in visible_files(path)[0] if p.suffix.lower() in AUDIO_SUFFIXES] if path.is_dir() else []
         files.extend(inside or [path])
     return files
 

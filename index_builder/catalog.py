@@ -21,6 +21,7 @@ from pathlib import Path
 import soundfile as sf
 
 from device.audio_io import AUDIO_SUFFIXES, UNDECODABLE_SUFFIXES
+from device.folders import visible_files
 from models.melody import MELODY_SUFFIXES
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,9 @@ def scan_catalog(folder: Path) -> list[CatalogEntry]:
     csv_path = folder / CATALOG_CSV
     names = read_catalog_csv(csv_path) if csv_path.exists() else {}
     suffixes = set(AUDIO_SUFFIXES) | set(MELODY_SUFFIXES)
-    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    files, hidden = visible_files(folder)
+    if hidden:
+        logger.info("%s: %d hidden file(s) left out (names starting with '.', e.g. macOS '._' twins)", folder, hidden)
     undecodable = [p for p in files if p.suffix.lower() in UNDECODABLE_SUFFIXES]
     if undecodable:
         kinds = sorted({p.suffix.lower() for p in undecodable})

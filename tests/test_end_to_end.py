@@ -88,12 +88,16 @@ def test_cli_text_output(bundle_path, tunes, tmp_path, capsys):
 
 def test_cli_queries_every_audio_file_in_a_folder(bundle_path, tunes, tmp_path, capsys):
     """A folder of recordings (one session's hums) is queried file by file in name order, nested
-    folders too; other files in it are left out, and an empty folder gets an error line."""
+    folders too; other files in it are left out, hidden ones (a Mac's "._" twins, a synced folder's
+    trash) too, and an empty folder gets an error line."""
     session = tmp_path / "session"
     (session / "later").mkdir(parents=True)
+    (session / ".Trash").mkdir()
     sf.write(session / "b.wav", make_hum(tunes[2], seed=5), SR)
     sf.write(session / "later" / "a.flac", make_hum(tunes[3], seed=6), SR, format="FLAC")
     (session / "notes.txt").write_text("hummed in the kitchen")
+    (session / "._b.wav").write_bytes(b"\x00\x05\x16\x07 Mac OS X resource fork")
+    sf.write(session / ".Trash" / "deleted.wav", make_hum(tunes[1], seed=7), SR)
     empty = tmp_path / "empty"
     empty.mkdir()
     assert device_main(["query", "--bundle", str(bundle_path), "--json", str(session), str(empty)]) == 0

@@ -356,3 +356,22 @@ def test_a_catalog_names_the_files_it_cannot_decode(tmp_path, caplog):
         entries = scan_catalog(tmp_path)
     assert [e.relative for e in entries] == ["a.aiff", "b.opus"]
     assert "2 .m4a file(s) left out (e.g. album/c.m4a): convert them" in caplog.text
+
+
+def test_a_catalog_copied_from_a_mac_builds_without_its_hidden_files(catalog_dir, tmp_path, capsys, caplog):
+    """A Mac leaves a "._" resource-fork twin of every file and a .DS_Store; a synced or versioned
+    folder has .git / .Trash folders. They are not songs: left out, not reported as broken files."""
+    catalog = tmp_path / "from a mac"
+    shutil.copytree(catalog_dir, catalog)
+    for song in ("song0.mid", "song1.wav"):
+        (catalog / f"._{song}").write_bytes(b"\x00\x05\x16\x07 Mac OS X resource fork")
+    (catalog / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (catalog / ".git").mkdir()
+    shutil.copy(catalog_dir / "song2.mid", catalog / ".git" / "old-song2.mid")
+    out = tmp_path / "mac.humbundle"
+    with caplog.at_level("INFO"):
+        assert index_main(["build", str(catalog), "-o", str(out), "--no-cache", "--workers", "1"]) == 0
+    printed = capsys.readouterr()
+    assert "skipped" not in printed.out + printed.err + caplog.text
+    assert "4 hidden file(s) left out" in caplog.text
+    assert sorted(song.song_id for song in load_bundle(out).songs) == [f"song{i}.{'mid' if i % 2 == 0 else 'wav'}" for i in range(8)]

@@ -1,0 +1,35 @@
+"""The files a folder holds, as the person who made it sees them.
+
+Both command-line tools take folders (a catalog to index, a session's recordings to query). A
+folder copied from a Mac carries an AppleDouble twin "._song.mp3" of every file (resource forks,
+not audio) and a ".DS_Store"; one that was a git checkout or a synced folder has ".git", ".Trash"
+or ".sync" folders. Such hidden entries (names starting with ".", as `ls` and file managers
+treat them) are left out, whole hidden folders included, rather than read and reported as broken.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def is_hidden(name: str) -> bool:
+    """A file or folder name that file managers hide (and macOS's "._" resource-fork twins)."""
+    return name.startswith(".")
+
+
+def visible_files(folder: Path) -> tuple[list[Path], int]:
+    """(every file under ``folder`` that is not hidden nor inside a hidden folder, sorted; how many
+    hidden files were left out)."""
+    files: list[Path] = []
+    hidden = 0
+    for root, dirs, names in os.walk(folder):
+        for name in [d for d in dirs if is_hidden(d)]:
+            hidden += sum(len(inner) for _, _, inner in os.walk(Path(root) / name))
+        dirs[:] = [d for d in dirs if not is_hidden(d)]
+        for name in names:
+            if is_hidden(name):
+                hidden += 1
+            elif (Path(root) / name).is_file():
+                files.append(Path(root) / name)
+    return sorted(files), hidden
