@@ -2,30 +2,37 @@
 
 Users bring what they have: wav/flac/ogg/mp3, 8/16/24/32-bit integer or float, mono or stereo,
 8 kHz to 48 kHz (USB microphones often refuse 16 kHz). Everything is decoded by libsndfile
-(through ``soundfile``), mixed to mono and resampled with soxr here, once; nothing else in the
-project resamples. Problems become :class:`AudioError` with a message a person can act on.
+(through ``soundfile``), or by FFmpeg where PyAV is installed (AAC .m4a, AMR, WMA...:
+:mod:`device.ffmpeg_audio`), mixed to mono and resampled with soxr here, once; nothing else in
+the project resamples. Problems become :class:`AudioError` with a message a person can act on.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from device.ffmpeg_audio import FFMPEG_SUFFIXES, INSTALL_HINT, FFmpegDecodeError, ffmpeg_blocks, ffmpeg_installed
+
 logger = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")  # what libsndfile decodes, by name
-# Formats people keep songs and voice memos in that libsndfile cannot decode: named in the error, with the way out.
-UNDECODABLE_SUFFIXES = {
-    ".m4a": "AAC",
-    ".aac": "AAC",
-    ".mp4": "AAC",
-    ".wma": "WMA",
-    ".amr": "AMR",
-    ".3gp": "AMR/AAC",
-    ".ape": "Monkey's Audio",
-}
+
+
+def audio_suffixes() -> tuple[str, ...]:
+    """Every audio suffix this installation reads: libsndfile's, and FFmpeg's where PyAV is installed."""
+    return AUDIO_SUFFIXES + (tuple(FFMPEG_SUFFIXES) if ffmpeg_installed() else ())
+
+
+def undecodable_suffixes() -> dict[str, str]:
+    """Suffixes of formats people keep songs and voice memos in that this installation cannot decode
+    (FFmpeg's, without PyAV), with their codec's name: named in errors, with the way out."""
+    return {} if ffmpeg_installed() else dict(FFMPEG_SUFFIXES)
+
+
 MIN_RATE_HZ = 4000
 MAX_RATE_HZ = 384000
 SILENCE_RMS = 10 ** (-65 / 20)  # below -65 dBFS RMS there is nothing to recognise
@@ -109,22 +116,29 @@ def read_audio(path: str | Path, target_rate: int = 16000) -> np.ndarray:
         raise AudioError(f"{path}: no such file")
     if path.stat().st_size == 0:
         raise AudioError(f"{path}: file is empty (0 bytes)")
+    kind = FFMPEG_SUFFIXES.get(path.suffix.lower())
+    if kind is not None:
+        if not ffmpeg_installed():
+            raise AudioError(
+                f"{path}: {kind} audio needs FFmpeg ({INSTALL_HINT}), or convert it first, "
+                f"e.g. ffmpeg -i '{path.name}' '{path.stem}.flac' (read here: {' '.join(AUDIO_SUFFIXES)})"
+            )
+        return _read_with_ffmpeg(path, target_rate)
     try:
         with sf.SoundFile(str(path)) as handle:
             rate = handle.samplerate
             declared = handle.frames
             try:
                 check_rate(rate)
-                decoded, audio = _decode_mono(handle, rate, target_rate)
+                decoded, audio = _mono_at_rate(_soundfile_blocks(handle), rate, target_rate)
             except AudioError as exc:
                 raise AudioError(f"{path}: {exc}") from exc
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        kind = UNDECODABLE_SUFFIXES.get(path.suffix.lower())
-        if kind is not None:
-            raise AudioError(
-                f"{path}: {kind} audio cannot be decoded here (only {' '.join(AUDIO_SUFFIXES)}); "
-                f"convert it first, e.g. ffmpeg -i '{path.name}' '{path.stem}.flac'"
-            ) from exc
+        if ffmpeg_installed():  # a file libsndfile trips on (odd headers, a misnamed .m4a) may still be FFmpeg's
+            try:
+                return _read_with_ffmpeg(path, target_rate)
+            except AudioError:
+                pass
         raise AudioError(f"{path}: cannot decode audio ({_short(exc)}); is it corrupt or not audio?") from exc
     if decoded == 0:
         raise AudioError(f"{path}: contains no audio samples (truncated or empty stream)")
@@ -136,8 +150,18 @@ def read_audio(path: str | Path, target_rate: int = 16000) -> np.ndarray:
 DECODE_BLOCK_FRAMES = 1 << 16  # frames decoded, mixed down and resampled at a time (~1.4 s at 48 kHz)
 
 
-def _decode_mono(handle, rate: int, target_rate: int) -> tuple[int, np.ndarray]:
-    """(frames decoded, mono float32 at ``target_rate``) of an open ``soundfile.SoundFile``, a block at a time.
+def _soundfile_blocks(handle) -> Iterator[np.ndarray]:
+    """Blocks of ``DECODE_BLOCK_FRAMES`` float32 (frames, channels) from an open ``soundfile.SoundFile``."""
+    while True:
+        block = handle.read(DECODE_BLOCK_FRAMES, dtype="float32", always_2d=True)
+        if len(block):
+            yield block
+        if len(block) < DECODE_BLOCK_FRAMES:
+            return
+
+
+def _mono_at_rate(blocks: Iterable[np.ndarray], rate: int, target_rate: int) -> tuple[int, np.ndarray]:
+    """(frames decoded, mono float32 at ``target_rate``) of decoded (frames, channels) blocks.
 
     Why blocks: decoding a whole file first holds every channel at the source rate, so a 3-minute
     6-channel 96 kHz query peaked at 1.2 GB resident (a Pi Zero 2 W has 512 MB), and an index
@@ -150,14 +174,41 @@ def _decode_mono(handle, rate: int, target_rate: int) -> tuple[int, np.ndarray]:
 
         resampler = soxr.ResampleStream(rate, target_rate, 1, dtype="float32", quality="HQ")
     pieces, decoded = [], 0
-    while True:
-        block = handle.read(DECODE_BLOCK_FRAMES, dtype="float32", always_2d=True)
-        last = len(block) < DECODE_BLOCK_FRAMES
+    for block in blocks:
         mono = finite_mono(block)
         decoded += len(block)
-        pieces.append(mono if resampler is None else resampler.resample_chunk(mono, last=last))
-        if last:
-            return decoded, np.concatenate(pieces).astype(np.float32, copy=False)
+        pieces.append(mono if resampler is None else resampler.resample_chunk(mono))
+    if resampler is not None:
+        pieces.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
+    return decoded, (np.concatenate(pieces) if pieces else np.zeros(0, np.float32)).astype(np.float32, copy=False)
+
+
+def _read_with_ffmpeg(path: Path, target_rate: int) -> np.ndarray:
+    """:func:`read_audio` of a file FFmpeg decodes (:mod:`device.ffmpeg_audio`). A stream that breaks
+    part-way keeps what was decoded before the break, with a warning (as a truncated WAV does)."""
+    try:
+        rate, blocks = ffmpeg_blocks(path, DECODE_BLOCK_FRAMES)
+        check_rate(rate)
+    except (FFmpegDecodeError, AudioError) as exc:
+        raise AudioError(f"{path}: cannot decode audio ({exc}); is it corrupt or not audio?") from exc
+    broken: list[str] = []
+
+    def until_broken() -> Iterator[np.ndarray]:
+        try:
+            yield from blocks
+        except FFmpegDecodeError as exc:
+            broken.append(str(exc))
+
+    try:
+        decoded, audio = _mono_at_rate(until_broken(), rate, target_rate)
+    except AudioError as exc:
+        raise AudioError(f"{path}: {exc}") from exc
+    if decoded == 0:
+        detail = f" ({broken[0]})" if broken else ""
+        raise AudioError(f"{path}: contains no audio samples{detail} (truncated, corrupt or empty stream)")
+    if broken:
+        logger.warning("%s: decoding stopped after %.1f s (%s); using the audio before it", path, decoded / rate, broken[0])
+    return audio
 
 
 def check_not_silent(samples: np.ndarray, what: str = "audio", advice: str = "hum louder or closer to the microphone") -> None:

@@ -30,7 +30,7 @@ import logging
 import sys
 from pathlib import Path
 
-from device.audio_io import AUDIO_SUFFIXES, AudioError
+from device.audio_io import AudioError, audio_suffixes
 from device.bundle import BundleError, load_bundle
 from device.encoder_runtime import BACKENDS, ModelError
 from device.folders import visible_files
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     query = commands.add_parser("query", help="recognise recorded hums from files")
     query.add_argument(
-        "files", nargs="+", type=Path, help=f"audio files ({' '.join(AUDIO_SUFFIXES)}; any rate/depth/channels), or folders of them"
+        "files", nargs="+", type=Path, help=f"audio files ({' '.join(audio_suffixes())}; any rate/depth/channels), or folders of them"
     )
     query.add_argument(
         "--bundle", type=Path, default=DEFAULT_BUNDLE, help=f"catalog bundle (default: {DEFAULT_BUNDLE.name} shipped with the repo)"
@@ -100,7 +100,7 @@ def query_files(paths: list[Path]) -> list[Path]:
     recordings land in one folder); a folder without any stays itself, to get its error line."""
     files: list[Path] = []
     for path in paths:
-        inside = [p for p in visible_files(path)[0] if p.suffix.lower() in AUDIO_SUFFIXES] if path.is_dir() else []
+        inside = [p for p in visible_files(path)[0] if p.suffix.lower() in audio_suffixes()] if path.is_dir() else []
         files.extend(inside or [path])
     return files
 
@@ -120,7 +120,7 @@ def run_query(args: argparse.Namespace) -> int:
     for path in files:
         try:
             if path.is_dir():
-                raise AudioError(f"{path}: a folder without audio files ({' '.join(AUDIO_SUFFIXES)})")
+                raise AudioError(f"{path}: a folder without audio files ({' '.join(audio_suffixes())})")
             answer = recognizer.recognize_file(path, top=max(args.top, 1))
         except (AudioError, QueryError, ModelError) as exc:
             failures += 1

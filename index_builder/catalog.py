@@ -20,7 +20,8 @@ from pathlib import Path
 
 import soundfile as sf
 
-from device.audio_io import AUDIO_SUFFIXES, UNDECODABLE_SUFFIXES
+from device.audio_io import AUDIO_SUFFIXES, audio_suffixes, undecodable_suffixes
+from device.ffmpeg_audio import FFMPEG_SUFFIXES, INSTALL_HINT, ffmpeg_tags
 from device.folders import visible_files
 from models.melody import MELODY_SUFFIXES
 
@@ -102,6 +103,8 @@ def tagged_names(path: Path) -> tuple[str, str]:
     Why: an operator who points the builder at a music folder has titles in the files' tags, and
     file names like "03 - Track 03" would otherwise be what the speaker says. A file that cannot be
     opened gives nothing here; the build reports it when it reads the audio."""
+    if path.suffix.lower() in FFMPEG_SUFFIXES:
+        return ffmpeg_tags(path)
     if path.suffix.lower() not in AUDIO_SUFFIXES:
         return "", ""
     try:
@@ -117,15 +120,16 @@ def scan_catalog(folder: Path) -> list[CatalogEntry]:
         raise CatalogError(f"{folder}: not a folder")
     csv_path = folder / CATALOG_CSV
     names = read_catalog_csv(csv_path) if csv_path.exists() else {}
-    suffixes = set(AUDIO_SUFFIXES) | set(MELODY_SUFFIXES)
+    suffixes = set(audio_suffixes()) | set(MELODY_SUFFIXES)
     files, hidden = visible_files(folder)
     if hidden:
         logger.info("%s: %d hidden file(s) left out (names starting with '.', e.g. macOS '._' twins)", folder, hidden)
-    undecodable = [p for p in files if p.suffix.lower() in UNDECODABLE_SUFFIXES]
+    undecodable = [p for p in files if p.suffix.lower() in undecodable_suffixes()]
     if undecodable:
         kinds = sorted({p.suffix.lower() for p in undecodable})
         logger.warning(
-            "%s: %d %s file(s) left out (e.g. %s): convert them to .flac or .mp3 first (ffmpeg -i in.m4a out.flac)",
+            "%s: %d %s file(s) left out (e.g. %s): install FFmpeg's decoders (" + INSTALL_HINT + ") "
+            "or convert them to .flac or .mp3 first (ffmpeg -i in.m4a out.flac)",
             folder,
             len(undecodable),
             "/".join(kinds),

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from device import signing
-from device.audio_io import AUDIO_SUFFIXES
+from device.audio_io import audio_suffixes
 from device.bundle import MELODY_MEMBER, BundleError, load_bundle, read_manifest
 from device.encoder_runtime import ModelError, OnnxEncoder
 from device.frontend import FrontEndConfig
@@ -228,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--no-cache", action="store_true", help="neither read nor write the embedding cache")
 
     build = commands.add_parser("build", help="embed a folder of songs into a bundle")
-    build.add_argument("catalog", type=Path, help=f"folder of {' '.join(AUDIO_SUFFIXES + MELODY_SUFFIXES)} files (+ optional catalog.csv)")
+    song_files = " ".join(audio_suffixes() + MELODY_SUFFIXES)
+    build.add_argument("catalog", type=Path, help=f"folder of {song_files} files (+ optional catalog.csv)")
     build.add_argument("-o", "--output", type=Path, required=True, help="bundle file to write (e.g. catalog.humbundle)")
     build.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="encoder ONNX model (default: the shipped int8 model)")
     build.add_argument(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device.audio_io import AUDIO_SUFFIXES, check_not_silent, read_audio
+from device.audio_io import audio_suffixes, check_not_silent, read_audio
 from device.encoder_runtime import Encoder
 from device.frontend import FrontEndConfig, compute_features
 from device.pitch import matching_contour, notes_contour, recording_pitches
@@ -107,7 +107,7 @@ def with_sung_template(
 def embed_song(path: Path, encoder: Encoder, frontend: FrontEndConfig, windows: WindowConfig, templates: bool = True) -> SongEmbedding:
     """A catalog file's embedding: an audio file's own windows; a melody file's rendered on the
     catalog instrument, then (``templates``) its tune sung (:func:`with_sung_template`)."""
-    if path.suffix.lower() in AUDIO_SUFFIXES:
+    if path.suffix.lower() in audio_suffixes():
         audio, notes = read_audio(path, frontend.sample_rate), None
     else:
         notes = read_melody_file(path)

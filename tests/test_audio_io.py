@@ -139,9 +139,11 @@ def test_clipped_audio_is_accepted(tmp_path):
     assert np.abs(read_audio(path)).max() <= 1.01
 
 
-def test_voice_memo_and_library_formats_libsndfile_reads(tmp_path):
+def test_voice_memo_and_library_formats_libsndfile_reads(tmp_path, monkeypatch):
     """Opus (a phone's voice message) and AIFF (a Mac music library) decode like the others; AAC
-    (.m4a: voice memos, iTunes), which libsndfile cannot read, is refused with the way out."""
+    (.m4a: voice memos, iTunes), which libsndfile cannot read, is refused with the way out where
+    FFmpeg's decoders (PyAV) are not installed (tests/test_ffmpeg_audio.py: where they are)."""
+    monkeypatch.setattr("device.audio_io.ffmpeg_installed", lambda: False)
     sine = (0.3 * np.sin(2 * np.pi * 220 * np.arange(48000) / 48000)).astype(np.float32)
     sf.write(tmp_path / "memo.opus", sine, 48000, format="OGG", subtype="OPUS")
     sf.write(tmp_path / "song.aiff", sine, 48000)
@@ -149,7 +151,7 @@ def test_voice_memo_and_library_formats_libsndfile_reads(tmp_path):
         audio = read_audio(tmp_path / name)
         assert abs(len(audio) - 16000) < 400 and np.abs(audio).max() > 0.2
     (tmp_path / "memo.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A " + bytes(64))
-    with pytest.raises(AudioError, match=r"memo.m4a: AAC audio cannot be decoded here .*ffmpeg -i 'memo.m4a' 'memo.flac'"):
+    with pytest.raises(AudioError, match=r"memo.m4a: AAC audio needs FFmpeg \(pip install .*\[ffmpeg\].*ffmpeg -i 'memo.m4a' 'memo.flac'"):
         read_audio(tmp_path / "memo.m4a")
 
 

@@ -339,9 +339,9 @@ def test_audio_songs_are_titled_by_their_own_tags_unless_catalog_csv_names_them(
     }
 
 
-def test_a_catalog_names_the_files_it_cannot_decode(tmp_path, caplog):
-    """An iTunes folder's .m4a songs are left out with a warning that says how to convert them;
-    .opus and .aiff songs are catalog songs like .flac ones."""
+def test_a_catalog_names_the_files_it_cannot_decode(tmp_path, caplog, monkeypatch):
+    """Without FFmpeg's decoders (PyAV), an iTunes folder's .m4a songs are left out with a warning
+    that says how to read or convert them; .opus and .aiff songs are catalog songs like .flac ones."""
     import soundfile as sf
 
     from index_builder.catalog import scan_catalog
@@ -352,10 +352,11 @@ def test_a_catalog_names_the_files_it_cannot_decode(tmp_path, caplog):
     (tmp_path / "album").mkdir()
     for name in ("c.m4a", "d.m4a"):
         (tmp_path / "album" / name).write_bytes(b"not decodable here")
+    monkeypatch.setattr("device.audio_io.ffmpeg_installed", lambda: False)
     with caplog.at_level("WARNING"):
         entries = scan_catalog(tmp_path)
     assert [e.relative for e in entries] == ["a.aiff", "b.opus"]
-    assert "2 .m4a file(s) left out (e.g. album/c.m4a): convert them" in caplog.text
+    assert "2 .m4a file(s) left out (e.g. album/c.m4a): install FFmpeg's decoders" in caplog.text
 
 
 def test_a_catalog_copied_from_a_mac_builds_without_its_hidden_files(catalog_dir, tmp_path, capsys, caplog):
