@@ -136,7 +136,15 @@ def embed_catalog(
         if cached is not None:
             results[entry.relative] = cached
     from_cache = sum(isinstance(r, SongEmbedding) for r in results.values())
-    todo = [e for e in entries if e.relative not in results]
+    first_with_bytes: dict[str, str] = {}  # sha256 -> the first entry (relative path) with those bytes
+    copies: list[tuple[CatalogEntry, str]] = []  # (an entry whose bytes an earlier one has, that one)
+    todo = []
+    for entry in (e for e in entries if e.relative not in results):
+        original = first_with_bytes.setdefault(hashes[entry.relative], entry.relative)
+        if original == entry.relative:
+            todo.append(entry)
+        else:
+            copies.append((entry, original))
     if entries:
         logger.info("%d songs: %d from the cache, %d to embed with %d workers", len(entries), from_cache, len(todo), workers)
     progress = Progress(len(entries))
@@ -156,6 +164,14 @@ def embed_catalog(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+    for entry, original in copies:  # embedded once: the same bytes give the same windows and contour
+        if isinstance(results[original], str):
+            results[entry.relative] = f"{entry.path}: the same bytes as {original}, which could not be used"
+            continue
+        results[entry.relative] = results[original]
+        logger.warning(
+            "%s has the same bytes as %s: embedded once, and both are in the bundle (a hum of it names both)", entry.relative, original
+        )
     out = CatalogEmbedding(from_cache=from_cache)
     first = first_vector
     for entry in entries:

@@ -376,3 +376,28 @@ def test_a_catalog_copied_from_a_mac_builds_without_its_hidden_files(catalog_dir
     assert "skipped" not in printed.out + printed.err + caplog.text
     assert "4 hidden file(s) left out" in caplog.text
     assert sorted(song.song_id for song in load_bundle(out).songs) == [f"song{i}.{'mid' if i % 2 == 0 else 'wav'}" for i in range(8)]
+
+
+def test_identical_files_are_embedded_once_and_named(catalog_dir, tmp_path, caplog):
+    """A library holds the same song twice (a compilation, a copy): its bytes are embedded once, both
+    names stay in the bundle with the same windows, and the operator is told."""
+    catalog = tmp_path / "with copies"
+    shutil.copytree(catalog_dir, catalog)
+    shutil.copy(catalog / "song1.wav", catalog / "song1 (copy).wav")
+    (catalog / "broken.wav").write_bytes(b"RIFF not really")
+    shutil.copy(catalog / "broken.wav", catalog / "broken again.wav")
+    out = tmp_path / "copies.humbundle"
+    with caplog.at_level("INFO"):
+        assert index_main(["build", str(catalog), "-o", str(out), "--no-cache", "--workers", "2"]) == 0
+    assert "11 songs: 0 from the cache, 9 to embed" in caplog.text
+    assert "song1.wav has the same bytes as song1 (copy).wav: embedded once" in caplog.text
+    assert "broken.wav: the same bytes as broken again.wav, which could not be used" in caplog.text
+    bundle = load_bundle(out)
+    rows = {song.song_id: song for song in bundle.songs}
+    copy, original = rows["song1 (copy).wav"], rows["song1.wav"]
+    assert copy.n_vectors == original.n_vectors > 0
+    vectors = bundle.index.get_items(np.arange(len(bundle.vector_song)), return_type="numpy")
+    first_copy, first_original = copy.first_vector, original.first_vector
+    np.testing.assert_array_equal(
+        vectors[first_copy : first_copy + copy.n_vectors], vectors[first_original : first_original + original.n_vectors]
+    )
