@@ -99,8 +99,9 @@ def query_files(paths: list[Path]) -> list[Path]:
     """The files a query names: a folder stands for the audio files under it, sorted (a session's
     recordings land in one folder); a folder without any stays itself, to get its error line."""
     files: list[Path] = []
+    suffixes = audio_suffixes()
     for path in paths:
-        inside = [p for p in visible_files(path)[0] if p.suffix.lower() in audio_suffixes()] if path.is_dir() else []
+        inside = [p for p in visible_files(path)[0] if p.suffix.lower() in suffixes] if path.is_dir() else []
         files.extend(inside or [path])
     return files
 

@@ -11,6 +11,7 @@ libsndfile's (mixed to mono and resampled there, once).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,9 +37,19 @@ class FFmpegDecodeError(ValueError):
     """FFmpeg could not open or decode a file (corrupt, truncated, or no audio stream)."""
 
 
+@functools.cache
 def ffmpeg_installed() -> bool:
-    """Whether PyAV (FFmpeg) can be imported here, without importing it."""
+    """Whether PyAV (FFmpeg) is installed here, without importing it (~0.1 s, not paid at start-up)."""
     return importlib.util.find_spec("av") is not None
+
+
+def _import_av():
+    """PyAV, or :class:`FFmpegDecodeError` where it is installed but does not load (a broken install)."""
+    try:
+        import av
+    except ImportError as exc:
+        raise FFmpegDecodeError(f"PyAV is installed but does not load ({exc}); reinstall it: {INSTALL_HINT}") from exc
+    return av
 
 
 def ffmpeg_blocks(path: Path, block_frames: int) -> tuple[int, Iterator[np.ndarray]]:
@@ -48,7 +59,7 @@ def ffmpeg_blocks(path: Path, block_frames: int) -> tuple[int, Iterator[np.ndarr
     Raises:
         FFmpegDecodeError: the file cannot be opened, has no audio stream, or fails mid-stream.
     """
-    import av
+    av = _import_av()
 
     try:
         container = av.open(str(path))
@@ -67,8 +78,10 @@ def ffmpeg_tags(path: Path) -> tuple[str, str]:
     WMA's ASF tags); empty where it has none, PyAV is missing or the file does not open."""
     if not ffmpeg_installed():
         return "", ""
-    import av
-
+    try:
+        av = _import_av()
+    except FFmpegDecodeError:
+        return "", ""
     try:
         with av.open(str(path)) as container:
             tags = {key.lower(): value for key, value in container.metadata.items()}
