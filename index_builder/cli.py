@@ -35,6 +35,7 @@ from index_builder.embed import NO_TEMPLATES
 from index_builder.embed_cache import EmbeddingCache, default_cache_dir
 from index_builder.embed_catalog import CatalogEmbedding, cache_settings, embed_catalog, hash_entries
 from index_builder.extend import bundle_template_versions, extend_bundle, mixed_contours_warning, mixed_templates_warning, plan_additions
+from index_builder.footprint import index_megabytes, memory_advice
 from models.melody import MELODY_SUFFIXES
 
 logger = logging.getLogger("hum-index")
@@ -69,8 +70,15 @@ def _report_skipped(errors: list[str], total: int) -> None:
             print(f"  {error}", file=sys.stderr)
 
 
-def _summary(out: Path, n_songs: int, n_vectors: int, signed: bool) -> str:
-    return f"wrote {out}: {n_songs} songs, {n_vectors} windows, {out.stat().st_size / 1e6:.2f} MB, {'signed' if signed else 'unsigned'}"
+def _summary(out: Path, n_songs: int, n_vectors: int, signed: bool, windows: WindowConfig, frame_rate: float) -> str:
+    """The line a build or add ends with; warns first when the index is too big for a small speaker."""
+    advice = memory_advice(n_vectors, windows.song_hop, frame_rate)
+    if advice:
+        logger.warning("%s: %s", out, advice)
+    return (
+        f"wrote {out}: {n_songs} songs, {n_vectors} windows (~{index_megabytes(n_vectors):.1f} MB in a speaker's memory), "
+        f"{out.stat().st_size / 1e6:.2f} MB, {'signed' if signed else 'unsigned'}"
+    )
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -111,7 +119,8 @@ def run_build(args: argparse.Namespace) -> int:
         contour_estimated=result.contour_estimated,
         templates=templates,
     )
-    print(_summary(args.output, len(result.songs), len(vectors), key is not None) + f" ({result.from_cache} songs from the cache)")
+    summary = _summary(args.output, len(result.songs), len(vectors), key is not None, windows, frontend.frame_rate)
+    print(summary + f" ({result.from_cache} songs from the cache)")
     _report_skipped(result.errors, len(entries))
     return 0
 
@@ -157,7 +166,8 @@ def run_add(args: argparse.Namespace) -> int:
         logger.warning("%s was signed; the new bundle is NOT (pass --key): speakers with a public key will refuse it", args.bundle)
     extend_bundle(bundle, added, out, key)
     total_vectors = len(bundle.vector_song) + sum(len(v) for v in added.vectors)
-    print(_summary(out, len(bundle.songs) + len(added.songs), total_vectors, key is not None) + f" (+{len(added.songs)} songs)")
+    summary = _summary(out, len(bundle.songs) + len(added.songs), total_vectors, key is not None, windows, frontend.frame_rate)
+    print(summary + f" (+{len(added.songs)} songs)")
     _report_skipped(errors, len(entries))
     return 0
 
@@ -174,6 +184,7 @@ def run_info(args: argparse.Namespace) -> int:
         ("created (UTC)", manifest.get("created_utc")),
         ("builder version", manifest.get("builder_version")),
         ("songs / windows", f"{counts.get('songs')} / {counts.get('vectors')}"),
+        ("index in memory", f"~{index_megabytes(counts.get('vectors') or 0):.1f} MB on a speaker"),
         ("embedding", f"{manifest.get('embedding_dim')} values, {manifest.get('metric')}"),
         ("model sha256", manifest.get("model_sha256")),
         ("encoder formats", ", ".join(sorted(manifest.get("models", {"onnx": ""})))),

@@ -401,3 +401,20 @@ def test_identical_files_are_embedded_once_and_named(catalog_dir, tmp_path, capl
     np.testing.assert_array_equal(
         vectors[first_copy : first_copy + copy.n_vectors], vectors[first_original : first_original + original.n_vectors]
     )
+
+
+def test_an_index_too_big_for_a_small_speaker_is_flagged_with_the_song_hop_that_shrinks_it(catalog_dir, tmp_path, caplog, monkeypatch):
+    """A catalog of full-length recordings gets a window a second: the operator learns at build time
+    what the index takes in a speaker's memory, and which --song-hop brings it down."""
+    from index_builder import footprint
+
+    assert footprint.memory_advice(300_000, 25, 25.0) is None  # ~156 MB: a Pi Zero 2 W holds it
+    advice = footprint.memory_advice(2_000_000, 25, 25.0)  # 10,000 songs of 3.5 minutes
+    assert "~1,040 MB" in advice and "--song-hop 50 (a window every 2 s instead of 1 s) makes it ~520 MB" in advice
+    assert "--song-hop" not in footprint.memory_advice(2_000_000, 50, 25.0)  # already thinned: only the size
+
+    monkeypatch.setattr(footprint, "SMALL_SPEAKER_INDEX_MB", 0.001)  # the test catalog's few windows are "too many"
+    out = tmp_path / "big.humbundle"
+    with caplog.at_level("WARNING"):
+        assert index_main(["build", str(catalog_dir), "-o", str(out), "--no-cache", "--workers", "1"]) == 0
+    assert "of a speaker's memory: more than a Pi Zero 2 W" in caplog.text and "--song-hop 50" in caplog.text
