@@ -155,7 +155,7 @@ def run_listen(args: argparse.Namespace) -> int:
     try:
         public_key = profile.load_public_key()
         bundle = load_serving_bundle(bundle_path, public_key=public_key)
-        recognizer = Recognizer(bundle, backend=profile.device.backend, threads=profile.device.threads)
+        recognizer = Recognizer(bundle, backend=profile.device.backend, threads=profile.device.threads, search=profile.search_config())
     except ProfileError as exc:
         print(f"hum-device: {exc}", file=sys.stderr)
         return EXIT_BAD_BUNDLE
@@ -187,7 +187,10 @@ def run_listen(args: argparse.Namespace) -> int:
         refresh=BundleWatcher(
             bundle_path,
             lambda path: Recognizer(
-                load_bundle(path, public_key=public_key), backend=profile.device.backend, threads=profile.device.threads
+                load_bundle(path, public_key=public_key),
+                backend=profile.device.backend,
+                threads=profile.device.threads,
+                search=profile.search_config(),
             ),
         ).check,
     )

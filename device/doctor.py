@@ -79,7 +79,7 @@ def check_bundle(profile: Profile, default_bundle: Path) -> list[Check]:
     else:
         checks = [Check("bundle", True, f"{path} ({len(bundle.songs)} songs{signed})")]
     try:
-        recognizer = Recognizer(bundle, backend=profile.device.backend, threads=profile.device.threads)
+        recognizer = Recognizer(bundle, backend=profile.device.backend, threads=profile.device.threads, search=profile.search_config())
         rate = recognizer.frontend_config.sample_rate
         t = np.arange(rate * 4) / rate
         tone = (0.1 * np.sin(2 * np.pi * 220 * t * (1 + 0.1 * np.sin(t)))).astype(np.float32)

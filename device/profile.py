@@ -8,11 +8,12 @@ profile on a headless speaker is otherwise found only when it misbehaves.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from device.capture import CaptureConfig
 from device.encoder_runtime import BACKENDS
+from device.search import SearchConfig
 
 
 class ProfileError(ValueError):
@@ -104,13 +105,31 @@ class AnswerSection:
 
 
 @dataclass(frozen=True)
+class SearchSection:
+    """Attributes:
+    screen: songs the melody screen adds to the DTW re-rank (``device.search.SearchConfig.screen``:
+        200 by default since session 30). Each costs DTW time after the release: on the 2,000-song
+        benchmark 60 -> 200 took the melody stage from ~182 to ~248 ms per query on one x86 core
+        (a Pi 4 core is ~4-5x slower) for +0.8 points of top-1 on average over six sets of hums
+        (seed 1's careful singers +1.5, top-10 +2); a slower speaker trades some of it back here.
+    """
+
+    screen: int = SearchConfig.screen
+
+
+@dataclass(frozen=True)
 class Profile:
     device: DeviceSection = field(default_factory=DeviceSection)
     audio: AudioSection = field(default_factory=AudioSection)
     capture: CaptureSection = field(default_factory=CaptureSection)
     button: ButtonSection = field(default_factory=ButtonSection)
     answer: AnswerSection = field(default_factory=AnswerSection)
+    search: SearchSection = field(default_factory=SearchSection)
     source: str = "built-in defaults"
+
+    def search_config(self) -> SearchConfig:
+        """The recognizer's search settings with this speaker's melody screen."""
+        return replace(SearchConfig(), screen=self.search.screen)
 
     def load_public_key(self):
         """The configured signing key, or None; :class:`ProfileError` naming the file if it is unusable."""
@@ -135,7 +154,14 @@ class Profile:
         )
 
 
-SECTIONS = {"device": DeviceSection, "audio": AudioSection, "capture": CaptureSection, "button": ButtonSection, "answer": AnswerSection}
+SECTIONS = {
+    "device": DeviceSection,
+    "audio": AudioSection,
+    "capture": CaptureSection,
+    "button": ButtonSection,
+    "answer": AnswerSection,
+    "search": SearchSection,
+}
 
 
 def _section(path: Path, name: str, values: object) -> object:
@@ -172,6 +198,8 @@ def load_profile(path: str | Path | None) -> Profile:
         raise ProfileError(f"{path}: unknown section(s) {', '.join(sorted(unknown))} (known: {', '.join(SECTIONS)})")
     sections = {name: _section(path, name, values) for name, values in data.items()}
     profile = Profile(**sections, source=str(path))
+    if profile.search.screen < 0:
+        raise ProfileError(f"{path}: search.screen must be 0 (no screen) or more, got {profile.search.screen}")
     if profile.device.backend not in BACKENDS:
         raise ProfileError(f"{path}: device.backend must be one of {', '.join(BACKENDS)}, got {profile.device.backend!r}")
     return profile

@@ -86,7 +86,19 @@ class SearchConfig:
         both seeds of the distinct-tune catalogs, mixed voices, both seeds of the older
         catalogs): 60 instead of 30 was never worse, +0.5 top-1, +0.9 top-10 and +0.7 MRR on
         average, most on voices the encoder never heard (session 7 saw the same: +1.5 top-1),
-        for up to 30 more songs through the DTW (~20 ms on one x86 core).
+        for up to 30 more songs through the DTW (~20 ms on one x86 core). Session 30 (the stored
+        hums of the benchmark's seed-0/1 catalogs with sung templates, through the shipped
+        Recognizer; top-1 / top-10 / MRR at 60 -> 200): seed 0 careful 0.915 / 0.965 / 0.934 ->
+        0.915 / 0.960 / 0.933, seed 1 careful 0.850 / 0.905 / 0.870 -> 0.865 / 0.925 / 0.886,
+        seed 0 mixed skills 0.705 / 0.825 / 0.741 -> 0.715 / 0.810 / 0.750, seed 1 mixed skills
+        0.665 / 0.750 / 0.690 -> 0.675 / 0.760 / 0.700, mixed voices 0.815 / 0.910 / 0.845 ->
+        0.820 / 0.920 / 0.852 (seed 0) and 0.800 / 0.875 / 0.825 -> 0.810 / 0.880 / 0.834 (seed
+        1); a catalog of recordings (seed 0 careful) 0.855 / 0.920 / 0.881 -> 0.850 / 0.925 /
+        0.879. 120: between the two (seed 1 careful 0.855 / 0.915 / 0.876); 300: as 200. Most
+        of the gain is hums whose song neither the embedding nor the screen's best 60 held (screen
+        ranks 61-200), of every length. The melody stage then takes ~248 instead of ~182 ms per
+        query (p50, one x86 core, the 2,000 songs): speaker profiles may keep fewer
+        (``[search] screen``; the Pi 4 and Pi Zero 2 W profiles keep 60).
     screen_max_songs: catalogs larger than this skip the screen: it visits every song, ~20 ms per
         2,000 songs of ~80 notes for a 10 s hum on one x86 core (so ~100 ms at the cap; a Pi 4
         core is ~4-5x slower).
@@ -125,7 +137,7 @@ class SearchConfig:
     rerank: int = 100
     melody_weight: float = 1.0
     melody_weight_estimated: float = 1.5
-    screen: int = 60
+    screen: int = 200
     screen_max_songs: int = 10_000
     screen_weight: float = 0.75
     cost_floor: float = 0.1

@@ -32,6 +32,17 @@ def test_shipped_profiles_load_and_name_their_board():
         assert profile.device.name != Profile().device.name
         assert profile.capture.max_seconds > profile.capture.min_seconds > 0
         assert profile.capture_config().ring_seconds == profile.audio.ring_seconds
+    slow = {path.stem: load_profile(path).search_config().screen for path in PROFILES}
+    assert slow["pi4"] == slow["pi-zero-2w"] == 60 < slow["pi5"] < Profile().search_config().screen  # DTW time after release
+
+
+def test_a_profile_sets_the_recognizers_melody_screen(tmp_path, bundle_path):
+    """A speaker's profile says how many songs its melody screen adds; the rest of the search stays."""
+    path = tmp_path / "speaker.toml"
+    path.write_text("[search]\nscreen = 25\n")
+    profile = load_profile(path)
+    recognizer = Recognizer(load_bundle(bundle_path), search=profile.search_config())
+    assert recognizer.search.screen == 25 and recognizer.search.rerank == Profile().search_config().rerank
 
 
 @pytest.mark.parametrize(
@@ -42,6 +53,8 @@ def test_shipped_profiles_load_and_name_their_board():
         ("[speaker]\nx = 1\n", "unknown section"),
         ("[device\n", "not valid TOML"),
         ("[device]\nbackend = 'tensorrt'\n", "device.backend must be one of onnx, litert, tflite-runtime"),
+        ("[search]\nscreen = -5\n", "search.screen must be 0"),
+        ("[search]\nscreen = 'many'\n", "search.screen must be int"),
     ],
 )
 def test_bad_profiles_are_refused_with_the_key_named(tmp_path, text, complaint):
