@@ -217,7 +217,7 @@ class Recognizer:
         melody_on = bundle.contour_values is not None and self.search.rerank > 0
         contour = hum_contour(frames, self.frontend_config) if melody_on else None
         screen_costs = self._screen.costs(contour) if self._screen is not None else None
-        screened = best_fitting(screen_costs, self.search.screen) if screen_costs is not None else None
+        screened = best_fitting(screen_costs, self.search.screen_size(len(self.bundle.songs))) if screen_costs is not None else None
         t2 = time.perf_counter()
         if screened is not None:
             timings = {**timings, "screen": (t2 - t1) * 1000}

@@ -38,6 +38,8 @@ import numpy as np
 EXACT_FIRST = 24  # songs the melody stage matches in full before it sets a bar for the rest
 UNKNOWN_MELODY_COST = 0.6  # between a right match (~0.2-0.4 semitones) and a wrong one (~0.8-1.5)
 ESTIMATED_TYPICAL_COST = 1.0  # folded cost of a hum against a typical audio-tracked contour (see rerank_by_melody)
+SCREEN_SHARE = 0.1  # the melody screen adds at most this share of a catalog's songs (SearchConfig.screen)
+SCREEN_FLOOR = 60  # ... and never fewer than this (or SearchConfig.screen, if smaller)
 SCREEN_NEUTRAL_COST = 0.8  # screen cost charged where the screen has no opinion (see rerank_by_melody)
 # Names the formula of the final score. A bundle's confidence weights were fitted on scores of one
 # formula and mean nothing on another's (before session 9 the melody costs were charged linearly,
@@ -98,7 +100,10 @@ class SearchConfig:
         of the gain is hums whose song neither the embedding nor the screen's best 60 held (screen
         ranks 61-200), of every length. The melody stage then takes ~248 instead of ~182 ms per
         query (p50, one x86 core, the 2,000 songs): speaker profiles may keep fewer
-        (``[search] screen``; the Pi 4 and Pi Zero 2 W profiles keep 60).
+        (``[search] screen``; the Pi 4 and Pi Zero 2 W profiles keep 60). The 200 are a tenth of
+        that catalog: a catalog takes at most ``SCREEN_SHARE`` of its songs, and never fewer than
+        ``SCREEN_FLOOR`` (:meth:`screen_size`), so a small catalog (the 300-song demo: 60, as
+        before) does not send most of its songs through the DTW; sizes between were not measured.
     screen_max_songs: catalogs larger than this skip the screen: it visits every song, ~20 ms per
         2,000 songs of ~80 notes for a 10 s hum on one x86 core (so ~100 ms at the cap; a Pi 4
         core is ~4-5x slower).
@@ -142,6 +147,10 @@ class SearchConfig:
     screen_weight: float = 0.75
     cost_floor: float = 0.1
     length_weight: float = 0.15
+
+    def screen_size(self, n_songs: int) -> int:
+        """How many songs the melody screen adds for a catalog of ``n_songs`` (see ``screen``)."""
+        return min(self.screen, max(SCREEN_FLOOR, int(n_songs * SCREEN_SHARE)))
 
 
 def shortlist_songs(similarities: np.ndarray, labels: np.ndarray, vector_song: np.ndarray, size: int) -> np.ndarray:

@@ -112,3 +112,15 @@ def test_recognizer_charges_long_songs(bundle_path, tunes):
         w: Recognizer(bundle, search=SearchConfig(rerank=0, length_weight=w)).recognize_audio(hum, top=8) for w in (0.0, 0.15)
     }
     assert [m.to_dict() for m in embedding_only[0.0].matches] == [m.to_dict() for m in embedding_only[0.15].matches]
+
+
+def test_the_melody_screen_adds_a_tenth_of_the_catalog_between_its_floor_and_its_size():
+    """200 songs were measured on 2,000 (a tenth); a small catalog keeps 60 (not most of its songs
+    through the DTW); a profile's smaller screen is never raised."""
+    from dataclasses import replace
+
+    from device.search import SearchConfig
+
+    config = SearchConfig()
+    assert [config.screen_size(n) for n in (8, 300, 1000, 2000, 9000)] == [60, 60, 100, 200, 200]
+    assert replace(config, screen=25).screen_size(2000) == 25
