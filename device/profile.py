@@ -107,8 +107,9 @@ class AnswerSection:
 @dataclass(frozen=True)
 class SearchSection:
     """Attributes:
-    screen: songs the melody screen adds to the DTW re-rank (``device.search.SearchConfig.screen``:
-        200 by default since session 30). Each costs DTW time after the release: on the 2,000-song
+    screen: songs the melody screen adds to the DTW re-rank at most
+        (``device.search.SearchConfig.screen``: 200 by default since session 30, and never more
+        than a tenth of the catalog). Each costs DTW time after the release: on the 2,000-song
         benchmark 60 -> 200 took the melody stage from ~182 to ~248 ms per query on one x86 core
         (a Pi 4 core is ~4-5x slower) for +0.8 points of top-1 on average over six sets of hums
         (seed 1's careful singers +1.5, top-10 +2); a slower speaker trades some of it back here.
