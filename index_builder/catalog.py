@@ -124,7 +124,8 @@ def scan_catalog(folder: Path) -> list[CatalogEntry]:
     files, hidden = visible_files(folder)
     if hidden:
         logger.info("%s: %d hidden file(s) left out (names starting with '.', e.g. macOS '._' twins)", folder, hidden)
-    undecodable = [p for p in files if p.suffix.lower() in undecodable_suffixes()]
+    not_readable_here = undecodable_suffixes()
+    undecodable = [p for p in files if p.suffix.lower() in not_readable_here]
     if undecodable:
         kinds = sorted({p.suffix.lower() for p in undecodable})
         logger.warning(
