@@ -2,7 +2,7 @@
 
     python -m benchmarks.accuracy --songs 2000 --queries 300 --negatives 150 --seed 0 [--catalog-melody notes|audio]
         [--render arrangement|sung|melody] [--singing careful|casual|untrained|mixed] [--mains-hum SNR_DB] [--fit-decision]
-        [--hum-seconds MIN MAX] [--max-seconds S] [--takes N [--elsewhere]]
+        [--hum-seconds MIN MAX] [--max-seconds S] [--takes N [--elsewhere]] [--talk before|after|both]
 
 Catalog: distinct tunes (no two are twins: :func:`choose_catalog`): every held-out tune (never
 trained on, nor a twin of one) but the 50 kept back as "not in the catalog", topped up with
@@ -56,9 +56,10 @@ from device.windows import WindowConfig
 from index_builder.bundle_writer import write_bundle
 from index_builder.cli import DEFAULT_MODEL
 from index_builder.embed import SongEmbedding, embed_audio, with_sung_template
+from models import dsp
 from models.hum import SKILLS, add_mains_hum, choose_seconds_per_beat, random_conditions, render_hum
 from models.melody import Melody, NoteEvents, load_tune_cache, tune_split, tune_twins
-from models.other_voices import INSTALL_HINT, SINGERS, missing_tools, sung_lead
+from models.other_voices import INSTALL_HINT, SINGERS, SPOKEN_PHRASES, missing_tools, speak, sung_lead
 from models.render import render_arrangement, render_notes
 
 OUTSIDERS_KEPT = 50
@@ -166,6 +167,7 @@ def random_hum(
     elsewhere: bool = False,
     whistle_midi: float | None = None,
     voice_midi: float | None = None,
+    words=None,
 ) -> tuple[np.ndarray, object, float]:
     """A hum of ``target`` lasting ``seconds`` (a range; default 4-15 s), random conditions; TV noise
     from another tune.
@@ -184,6 +186,7 @@ def random_hum(
 
     ``whistle_midi``: the hum is whistled around this median pitch (MIDI) instead; ``voice_midi``: a
     hum that is not whistled is sung around this median pitch. Every other draw as without them.
+    ``words``: see :func:`models.hum.render_hum` and :func:`spoken_words` (the first take only).
     """
     length = float(rng.uniform(*seconds))
     if seconds == DEFAULT_HUM_SECONDS:
@@ -203,7 +206,7 @@ def random_hum(
             conditions = replace(conditions, style="whistle", transpose=float(whistle_midi - np.median(target.pitch)))
         elif conditions.style != "whistle":
             conditions = replace(conditions, transpose=float(voice_midi - np.median(target.pitch)))
-    audio, cond = render_hum(target, seconds_per_beat, start_beat, length, rng, conditions, distractor, singer, skill)
+    audio, cond = render_hum(target, seconds_per_beat, start_beat, length, rng, conditions, distractor, singer, skill, words)
     if takes == 1:
         return audio, cond, length  # no further draw: a caller's stream goes on as before
     again = np.random.default_rng(rng.integers(2**63))  # drawn after the first take: it stays as it was
@@ -237,18 +240,50 @@ def benchmark_hum(
     elsewhere: bool = False,
     whistles: tuple[float, float] | None = None,
     voices: tuple[float, float] | None = None,
+    talk: str | None = None,
 ) -> tuple[int, np.ndarray, object, float]:
     """Hum number ``query`` of ``seed``: (its target, an index below ``n_targets``; audio; conditions; length s).
     ``takes``, ``elsewhere``: see :func:`random_hum`. ``whistles`` (MIDI LO, HI): the hum is
     whistled, its median pitch drawn from that range (its own stream; every other draw as without);
-    ``voices`` (MIDI LO, HI): the same for a hum that is not whistled.
+    ``voices`` (MIDI LO, HI): the same for a hum that is not whistled. ``talk``: words said
+    "before", "after" or "both" (:func:`spoken_words`, its own stream).
 
     Every benchmark draws its hums here, from one random stream per (seed, query), so their
     tables hum the same passages of the same tunes as this benchmark's."""
     rng = np.random.default_rng([seed, 10**6 + query])
     target = int(rng.integers(n_targets))
     whistle_midi, voice_midi = median_pitch(whistles, seed, 7 * 10**6 + query), median_pitch(voices, seed, 9 * 10**6 + query)
-    return (target, *random_hum(catalog[target], catalog, rng, singer, skill, seconds, takes, elsewhere, whistle_midi, voice_midi))
+    words = spoken_words(talk, np.random.default_rng([seed, 555, query])) if talk else None
+    return (target, *random_hum(catalog[target], catalog, rng, singer, skill, seconds, takes, elsewhere, whistle_midi, voice_midi, words))
+
+
+TALK_PLACES = ("before", "after", "both")
+
+
+def spoken_words(where: str, rng: np.random.Generator):
+    """What a person says around their hum: a function from the dry hum to the dry recording with
+    one of :data:`models.other_voices.SPOKEN_PHRASES` (Festival's voice) said ``where`` ("before",
+    "after" or "both") it, -6 to 0 dB against the hum's sounding part, 0.3-0.8 s of pause between.
+    The room, microphone and noise are then the hum's own (:func:`models.hum.render_hum`)."""
+    if where not in TALK_PLACES:
+        raise ValueError(f"talk must be one of {TALK_PLACES}, not {where!r}")
+
+    def around(dry: np.ndarray) -> np.ndarray:
+        dry = np.asarray(dry, np.float32)
+        sounding = dry[np.abs(dry) > 0.05 * np.abs(dry).max()] if np.any(dry) else dry
+        level = float(np.sqrt(np.mean(sounding**2))) if len(sounding) else 0.1
+
+        def phrase() -> tuple[np.ndarray, np.ndarray]:
+            said = speak(SPOKEN_PHRASES[int(rng.integers(len(SPOKEN_PHRASES)))])
+            loud = said[np.abs(said) > 0.05 * np.abs(said).max()]
+            said = said * (10 ** (rng.uniform(-6, 0) / 20) * level / (float(np.sqrt(np.mean(loud**2))) + 1e-9))
+            return said.astype(np.float32), np.zeros(int(rng.uniform(0.3, 0.8) * dsp.SR), np.float32)
+
+        before = np.concatenate(phrase()) if where in ("before", "both") else np.zeros(0, np.float32)
+        after = np.concatenate(phrase()[::-1]) if where in ("after", "both") else np.zeros(0, np.float32)
+        return np.concatenate([before, dry, after])
+
+    return around
 
 
 def median_pitch(span: tuple[float, float] | None, seed: int, stream: int) -> float | None:
@@ -367,6 +402,13 @@ def main() -> None:
         help="the singers' errors (models.hum.SKILLS): careful, casual, untrained (compressed leaps, drift, wrong notes), or any per hum",
     )
     parser.add_argument(
+        "--talk",
+        choices=TALK_PLACES,
+        default=None,
+        help="a few words (Festival's voice: 'it goes like this', 'okay'...) said before, after or both sides of every hum, "
+        "through the same room and noise, as people at a speaker do (needs Festival)",
+    )
+    parser.add_argument(
         "--mains-hum",
         type=float,
         default=None,
@@ -431,6 +473,8 @@ def main() -> None:
     lacking = missing_tools(SINGERS if args.voice != "synth" or args.render == "sung" else ())  # any other voice asks for both tools
     if lacking:
         parser.error(f"--voice {args.voice} / --render {args.render} needs {', '.join(lacking)}: {INSTALL_HINT}")
+    if args.talk and missing_tools(["festival"]):
+        parser.error(f"--talk needs Festival's voice: {INSTALL_HINT}")
 
     if args.shifts is not None:
         melody_match.SHIFTS_TRIED = args.shifts
@@ -469,6 +513,7 @@ def main() -> None:
             args.elsewhere,
             args.whistles,
             args.voices,
+            args.talk,
         )
         for q in range(args.queries)
     ]
@@ -484,6 +529,7 @@ def main() -> None:
             args.elsewhere,
             median_pitch(args.whistles, args.seed, 8 * 10**6 + q),
             median_pitch(args.voices, args.seed, 10 * 10**6 + q),
+            spoken_words(args.talk, np.random.default_rng([args.seed, 556, q])) if args.talk else None,
         )[0]
         for q in range(args.negatives)
     ]
@@ -506,6 +552,7 @@ def main() -> None:
         + ("" if args.max_seconds is None else f" cut to their first {args.max_seconds:g} s")
         + ("" if args.whistles is None else f", whistled around MIDI {args.whistles[0]:g}-{args.whistles[1]:g}")
         + ("" if args.voices is None else f", sung around MIDI {args.voices[0]:g}-{args.voices[1]:g}")
+        + ("" if args.talk is None else f", words said {args.talk} {'them' if args.talk != 'both' else 'sides'}")
     )
     print(
         f"\ncatalog: {len(catalog)} distinct tunes ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
@@ -519,6 +566,10 @@ def main() -> None:
     ours = Recognizer(bundle, threads=1, search=replace(SearchConfig(), rerank=args.rerank))
     embedding_only = Recognizer(bundle, threads=1, search=replace(SearchConfig(), rerank=0))
     systems = {"ours": [], "embedding only": []}
+    others = [("ours", ours), ("embedding only", embedding_only)]
+    if args.talk:  # what the words cost when they are kept (device.talk leaves them out)
+        others.append(("ours, words kept", Recognizer(bundle, threads=1, search=replace(ours.search, trim_talk=False))))
+        systems["ours, words kept"] = []
     if not args.no_baselines:
         systems.update({"pitch + DTW (baseline)": [], "MFCC + cosine (baseline)": []})
     seconds = defaultdict(float)
@@ -526,7 +577,7 @@ def main() -> None:
     ids = {s.song_id: i for i, s in enumerate(bundle.songs)}
     frontend = bundle.frontend
     for target, audio, cond, length in queries:
-        for name, recognizer in (("ours", ours), ("embedding only", embedding_only)):
+        for name, recognizer in others:
             t = time.perf_counter()
             answer = recognizer.recognize_audio(audio, top=len(catalog))
             seconds[name] += time.perf_counter() - t

@@ -19,6 +19,8 @@ import numpy as np
 from device.audio_io import SILENCE_RMS, AudioError
 from device.encoder_runtime import Encoder
 from device.frontend import FrontEndConfig, StreamingFrontEnd
+from device.pitch import voice_pitches
+from device.talk import hum_span
 from device.windows import WindowConfig, cut_windows, interpolate_frames, standardise, stretch_positions, stretched_length, window_starts
 
 QUERY_BLOCK_SAMPLES = 1 << 16  # samples of a pushed file taken at a time (4 s at 16 kHz; see QueryEmbedder.push)
@@ -36,9 +38,12 @@ class QueryEmbedder:
         frontend_ms: front-end time spent inside ``push`` calls.
         encode_ms: encoder time spent inside ``push`` calls (hidden behind the capture when live).
         final_encode_ms: encoder time spent in ``finish`` (what is left after the last sample).
+        talk_ms: time ``finish`` spent looking for words around the hum (:mod:`device.talk`).
     """
 
-    def __init__(self, encoder: Encoder, frontend: FrontEndConfig, windows: WindowConfig, tempo_scales: tuple[float, ...]) -> None:
+    def __init__(
+        self, encoder: Encoder, frontend: FrontEndConfig, windows: WindowConfig, tempo_scales: tuple[float, ...], trim_talk: bool = True
+    ) -> None:
         self.encoder = encoder
         self.frontend_config = frontend
         self.windows = windows
@@ -50,10 +55,13 @@ class QueryEmbedder:
         self._embedded: list[dict[int, np.ndarray]] = [{} for _ in self.tempo_scales]
         self._sum_squares = 0.0
         self.used_frames = np.zeros((0, frontend.n_bands), np.float32)  # the frames ``finish`` used
+        self.hum_frames = (0, 0)  # (first, end) frame of the query ``finish`` used (words left out)
+        self.trim_talk = trim_talk
         self.n_samples = 0
         self.frontend_ms = 0.0
         self.encode_ms = 0.0
         self.final_encode_ms = 0.0
+        self.talk_ms = 0.0  # finding words said before or after the hum (``trim_talk``)
 
     @property
     def seconds(self) -> float:
@@ -83,7 +91,11 @@ class QueryEmbedder:
         """Embeddings of the complete query, one (windows, dim) array per tempo scale.
 
         ``drop_last_seconds`` leaves out the end of the query (the silence that stopped a capture);
-        windows embedded during the capture that reach into it are not used.
+        windows embedded during the capture that reach into it are not used. With ``trim_talk``,
+        words said before or after the hum (:mod:`device.talk`) are left out the same way: only
+        windows that lie wholly in the hum are used (those embedded during the capture that do
+        are kept, so a leading cut costs no new encoder work but the window at the hum's end),
+        and ``used_frames`` (what the melody stage reads) is the hum alone.
 
         Raises:
             AudioError: the query is silent.
@@ -97,22 +109,32 @@ class QueryEmbedder:
             needed = self.windows.min_query_frames / self.frontend_config.frame_rate
             heard = n_frames / self.frontend_config.frame_rate
             raise QueryTooShortError(f"the recording is too short ({heard:.1f} s); hum for at least {needed:.0f} s")
-        frames = self._frames[:n_frames]
+        first = 0
+        if self.trim_talk:
+            started = time.perf_counter()
+            first, n_frames = hum_span(voice_pitches(self._frames[:n_frames], self.frontend_config))
+            self.talk_ms = (time.perf_counter() - started) * 1000
+        self.hum_frames = (first, n_frames)
+        frames = self._frames[first:n_frames]
         self.used_frames = frames
         length, hop = self.windows.length, self.windows.query_hop
         missing: list[tuple[int, int, np.ndarray]] = []
         starts_per_scale = []
         for scale_index, factor in enumerate(self.tempo_scales):
-            n_out = stretched_length(len(frames), factor)
-            starts = window_starts(n_out, length, hop)
-            starts_per_scale.append(starts)
-            done = {s: v for s, v in self._embedded[scale_index].items() if self._complete(factor, s, n_frames)}
+            n_out = stretched_length(n_frames, factor)
+            lowest = math.ceil(first * factor)  # the first stretched frame that reads no frame before ``first``
+            done = {s: v for s, v in self._embedded[scale_index].items() if s >= lowest and self._complete(factor, s, n_frames)}
             self._embedded[scale_index] = done
-            if n_out < length:  # one window, padded the way cut_windows pads
-                stretched = interpolate_frames(frames, stretch_positions(0, n_out, factor)) if factor != 1.0 else frames
-                missing.append((scale_index, 0, cut_windows(stretched, length, hop)[0]))
-                done.pop(0, None)
+            if n_out - lowest < length:  # one window, padded the way cut_windows pads
+                n_hum = stretched_length(len(frames), factor)
+                stretched = interpolate_frames(frames, stretch_positions(0, n_hum, factor)) if factor != 1.0 else frames
+                missing.append((scale_index, -1, cut_windows(stretched, length, hop)[0]))
+                starts_per_scale.append([-1])
                 continue
+            starts = [s for s in window_starts(n_out, length, hop) if s >= lowest]
+            if not starts or starts[-1] != n_out - length:
+                starts.append(n_out - length)
+            starts_per_scale.append(starts)
             missing += [(scale_index, s, self._window(factor, s, n_frames)) for s in starts if s not in done]
         if missing:
             started = time.perf_counter()

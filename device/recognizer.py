@@ -186,7 +186,7 @@ class Recognizer:
 
     def start_query(self) -> QueryEmbedder:
         """A query to push audio into as it arrives (the push-button loop) or all at once (a file)."""
-        return QueryEmbedder(self.encoder, self.frontend_config, self.window_config, self.search.tempo_scales)
+        return QueryEmbedder(self.encoder, self.frontend_config, self.window_config, self.search.tempo_scales, self.search.trim_talk)
 
     def recognize_audio(self, audio: np.ndarray, top: int = 5) -> Answer:
         """``audio``: mono float32 at the bundle's sample rate."""
@@ -201,13 +201,19 @@ class Recognizer:
 
         ``timings_ms`` holds the front end and encoder time spent while audio was pushed
         (``frontend``, ``encode_streaming``) and what was left after the last sample
-        (``encode``, ``search``); ``total`` is their sum.
+        (``talk``: looking for words said around the hum, :mod:`device.talk`; ``encode``,
+        ``search``); ``total`` is their sum.
         """
         try:
             per_scale = query.finish(drop_last_seconds)
         except QueryTooShortError as exc:
             raise QueryError(str(exc)) from exc
-        timings = {"frontend": query.frontend_ms, "encode_streaming": query.encode_ms, "encode": query.final_encode_ms}
+        timings = {
+            "frontend": query.frontend_ms,
+            "encode_streaming": query.encode_ms,
+            "talk": query.talk_ms,
+            "encode": query.final_encode_ms,
+        }
         return self._rank(per_scale, query.used_frames, top, timings)
 
     def _rank(self, per_scale: list[np.ndarray], frames: np.ndarray, top: int, timings: dict[str, float]) -> Answer:

@@ -17,6 +17,7 @@ all three.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -292,8 +293,12 @@ def render_hum(
     distractor: Melody | None = None,
     singer: str = "synth",
     skill: str = "careful",
+    words: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, HumConditions]:
     """A hum of ``length_s`` seconds starting at ``start_beat`` of ``melody``.
+
+    ``words``: given the dry hum, the dry recording around it (words said before or after it,
+    ``benchmarks.accuracy --talk``), which then goes through the same room, microphone and noise.
 
     ``tempo_factor`` > 1 means the person hums faster than the recording. ``singer``: "synth"
     (our voice, :func:`voice`) or one of :data:`models.other_voices.SINGERS`, which sing the same
@@ -309,4 +314,6 @@ def render_hum(
         dry = voice(passage, conditions.style, length_s, rng)
     else:
         dry = other_voices.sing(passage, conditions.style, length_s, singer, rng)
+    if words is not None:
+        dry = words(dry)
     return degrade(dry, rng, conditions.snr_db, conditions.noise_kind, distractor), conditions

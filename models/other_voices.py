@@ -21,6 +21,7 @@ use them, and :func:`available` tells whether they are installed.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import tempfile
@@ -106,6 +107,31 @@ def sung_lead(events: NoteEvents, length_s: float, rng: np.random.Generator) -> 
     professional singer would; Festival sings a high tune an octave lower, as a man would."""
     singer, style = str(rng.choice(SINGERS)), str(rng.choice(SUNG_STYLES))
     return sing(events, style, length_s, singer, rng)
+
+
+# What people say at a speaker before or after they hum (the benchmark's ``--talk``).
+SPOKEN_PHRASES = (
+    "It goes like this.",
+    "Um, what is this song?",
+    "Okay.",
+    "I think it goes something like",
+    "Hey, what song is this?",
+    "So, uh, it's like",
+)
+
+
+@functools.lru_cache(maxsize=16)
+def speak(text: str) -> np.ndarray:
+    """``text`` spoken by Festival's voice (its text-to-speech mode, not singing): dry, 16 kHz."""
+    if not available("festival"):
+        raise VoiceUnavailable(f"festival is not installed ({INSTALL_HINT})")
+    with tempfile.TemporaryDirectory() as tmp:
+        script, wav = Path(tmp) / "say.txt", Path(tmp) / "said.wav"
+        script.write_text(text, encoding="utf-8")
+        _run(["text2wave", str(script), "-o", str(wav), "-F", str(dsp.SR)])
+        audio = read_audio(wav, dsp.SR)
+    audio.setflags(write=False)  # shared by every caller through the cache
+    return audio
 
 
 def _playable(events: NoteEvents) -> NoteEvents:

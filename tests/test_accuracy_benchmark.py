@@ -101,3 +101,27 @@ def test_a_hum_sung_twice_is_its_one_take_hum_then_a_fresh_take_of_the_same_pass
     span = first[2] / first[0]  # beats the first passage covers
     assert first[0] == second[0] and first[3] == second[3] and second[1] != first[1]
     assert second[1] >= first[1] + span or second[1] + span <= first[1]  # another passage, not overlapping the first
+
+
+def test_talk_puts_spoken_words_around_the_dry_hum():
+    """``--talk``: Festival's words before/after the hum with a pause between, at the hum's level."""
+    import pytest
+
+    from models import other_voices
+
+    with pytest.raises(ValueError):
+        accuracy.spoken_words("during", np.random.default_rng(0))
+    if not other_voices.available("festival"):
+        pytest.skip("Festival is not installed")
+    dry = (0.2 * np.sin(2 * np.pi * 220 * np.arange(3 * 16000) / 16000)).astype(np.float32)
+    before = accuracy.spoken_words("before", np.random.default_rng(1))(dry)
+    after = accuracy.spoken_words("after", np.random.default_rng(1))(dry)
+    both = accuracy.spoken_words("both", np.random.default_rng(1))(dry)
+    assert len(before) == len(after) > len(dry) + 0.3 * 16000 and len(both) > len(before)
+    np.testing.assert_array_equal(before[-len(dry) :], dry)
+    np.testing.assert_array_equal(after[: len(dry)], dry)
+    words = before[: len(before) - len(dry)]
+    said = words[np.abs(words) > 0.05 * np.abs(words).max()]
+    level = np.sqrt(np.mean(said**2)) / np.sqrt(np.mean(dry[np.abs(dry) > 0.01] ** 2))
+    assert 0.45 < level < 1.05  # -6 to 0 dB against the hum
+    assert np.all(words[-int(0.3 * 16000) :] == 0)  # the pause before the hum
