@@ -347,7 +347,12 @@ def hum_contour(frames: np.ndarray, config: FrontEndConfig = FrontEndConfig()) -
     best 30 held the right song for 0.81 of hums instead of 0.795 (whistles 0.83 instead of
     0.77); end to end, top-1 0.805 -> 0.81.
     """
-    contour = matching_contour(voice_pitches(frames, config))
+    return hum_contour_of(voice_pitches(frames, config))
+
+
+def hum_contour_of(pitches: np.ndarray) -> np.ndarray:
+    """:func:`hum_contour` of a hum's :func:`voice_pitches` already tracked."""
+    contour = matching_contour(pitches)
     if len(contour) == 0:
         return contour
     return contour[np.abs(contour - np.median(contour)) <= HUM_RANGE_SEMITONES]

@@ -56,6 +56,9 @@ class QueryEmbedder:
         self._sum_squares = 0.0
         self.used_frames = np.zeros((0, frontend.n_bands), np.float32)  # the frames ``finish`` used
         self.hum_frames = (0, 0)  # (first, end) frame of the query ``finish`` used (words left out)
+        # voice_pitches of used_frames where ``finish`` tracked them already (none left out), else None:
+        # the melody stage then does not track the same frames twice.
+        self.used_pitches: np.ndarray | None = None
         self.trim_talk = trim_talk
         self.n_samples = 0
         self.frontend_ms = 0.0
@@ -109,10 +112,14 @@ class QueryEmbedder:
             needed = self.windows.min_query_frames / self.frontend_config.frame_rate
             heard = n_frames / self.frontend_config.frame_rate
             raise QueryTooShortError(f"the recording is too short ({heard:.1f} s); hum for at least {needed:.0f} s")
-        first = 0
+        first, self.used_pitches = 0, None
         if self.trim_talk:
             started = time.perf_counter()
-            first, n_frames = hum_span(voice_pitches(self._frames[:n_frames], self.frontend_config))
+            pitches = voice_pitches(self._frames[:n_frames], self.frontend_config)
+            first, end = hum_span(pitches)
+            if (first, end) == (0, n_frames):  # nothing left out: the melody stage reads these pitches
+                self.used_pitches = pitches
+            n_frames = end
             self.talk_ms = (time.perf_counter() - started) * 1000
         self.hum_frames = (first, n_frames)
         frames = self._frames[first:n_frames]

@@ -19,7 +19,7 @@ from device.audio_io import read_audio
 from device.bundle import Bundle, BundleError
 from device.encoder_runtime import MODEL_FORMAT, ModelError, load_encoder
 from device.melody_screen import IntervalCatalog, best_fitting
-from device.pitch import hum_contour
+from device.pitch import hum_contour, hum_contour_of
 from device.query_stream import QueryEmbedder, QueryTooShortError
 from device.search import SCORE_SCALE, SearchConfig, length_charge, rank_songs, rerank_by_melody
 
@@ -214,14 +214,19 @@ class Recognizer:
             "talk": query.talk_ms,
             "encode": query.final_encode_ms,
         }
-        return self._rank(per_scale, query.used_frames, top, timings)
+        return self._rank(per_scale, query.used_frames, top, timings, query.used_pitches)
 
-    def _rank(self, per_scale: list[np.ndarray], frames: np.ndarray, top: int, timings: dict[str, float]) -> Answer:
-        """Ranks songs for query embeddings at one or more tempo scales, then re-ranks the head by melody."""
+    def _rank(
+        self, per_scale: list[np.ndarray], frames: np.ndarray, top: int, timings: dict[str, float], pitches: np.ndarray | None = None
+    ) -> Answer:
+        """Ranks songs for query embeddings at one or more tempo scales, then re-ranks the head by melody.
+        ``pitches``: the hum's :func:`device.pitch.voice_pitches` of ``frames`` where already tracked."""
         bundle = self.bundle
         t1 = time.perf_counter()
         melody_on = bundle.contour_values is not None and self.search.rerank > 0
-        contour = hum_contour(frames, self.frontend_config) if melody_on else None
+        contour = None
+        if melody_on:
+            contour = hum_contour_of(pitches) if pitches is not None else hum_contour(frames, self.frontend_config)
         screen_costs = self._screen.costs(contour) if self._screen is not None else None
         screened = best_fitting(screen_costs, self.search.screen_size(len(self.bundle.songs))) if screen_costs is not None else None
         t2 = time.perf_counter()
