@@ -268,15 +268,18 @@ def spoken_words(where: str, rng: np.random.Generator):
     if where not in TALK_PLACES:
         raise ValueError(f"talk must be one of {TALK_PLACES}, not {where!r}")
 
+    def sounding_level(audio: np.ndarray) -> float:
+        """RMS of the samples louder than 5 % of the peak (the voice, not its pauses)."""
+        sounding = audio[np.abs(audio) > 0.05 * np.abs(audio).max()] if np.any(audio) else audio
+        return float(np.sqrt(np.mean(sounding**2))) if len(sounding) else 0.1
+
     def around(dry: np.ndarray) -> np.ndarray:
         dry = np.asarray(dry, np.float32)
-        sounding = dry[np.abs(dry) > 0.05 * np.abs(dry).max()] if np.any(dry) else dry
-        level = float(np.sqrt(np.mean(sounding**2))) if len(sounding) else 0.1
+        level = sounding_level(dry)
 
         def phrase() -> tuple[np.ndarray, np.ndarray]:
             said = speak(SPOKEN_PHRASES[int(rng.integers(len(SPOKEN_PHRASES)))])
-            loud = said[np.abs(said) > 0.05 * np.abs(said).max()]
-            said = said * (10 ** (rng.uniform(-6, 0) / 20) * level / (float(np.sqrt(np.mean(loud**2))) + 1e-9))
+            said = said * (10 ** (rng.uniform(-6, 0) / 20) * level / (sounding_level(said) + 1e-9))
             return said.astype(np.float32), np.zeros(int(rng.uniform(0.3, 0.8) * dsp.SR), np.float32)
 
         before = np.concatenate(phrase()) if where in ("before", "both") else np.zeros(0, np.float32)
@@ -565,11 +568,10 @@ def main() -> None:
     )
     ours = Recognizer(bundle, threads=1, search=replace(SearchConfig(), rerank=args.rerank))
     embedding_only = Recognizer(bundle, threads=1, search=replace(SearchConfig(), rerank=0))
-    systems = {"ours": [], "embedding only": []}
-    others = [("ours", ours), ("embedding only", embedding_only)]
+    recognizers = [("ours", ours), ("embedding only", embedding_only)]
     if args.talk:  # what the words cost when they are kept (device.talk leaves them out)
-        others.append(("ours, words kept", Recognizer(bundle, threads=1, search=replace(ours.search, trim_talk=False))))
-        systems["ours, words kept"] = []
+        recognizers.append(("ours, words kept", Recognizer(bundle, threads=1, search=replace(ours.search, trim_talk=False))))
+    systems = {name: [] for name, _ in recognizers}
     if not args.no_baselines:
         systems.update({"pitch + DTW (baseline)": [], "MFCC + cosine (baseline)": []})
     seconds = defaultdict(float)
@@ -577,7 +579,7 @@ def main() -> None:
     ids = {s.song_id: i for i, s in enumerate(bundle.songs)}
     frontend = bundle.frontend
     for target, audio, cond, length in queries:
-        for name, recognizer in others:
+        for name, recognizer in recognizers:
             t = time.perf_counter()
             answer = recognizer.recognize_audio(audio, top=len(catalog))
             seconds[name] += time.perf_counter() - t

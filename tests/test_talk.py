@@ -44,6 +44,15 @@ def hum_pitches(rng: np.random.Generator, seconds: float, vibrato: float = 0.05)
     return np.asarray(out, np.float64)
 
 
+def gliding_voice(seconds: float) -> np.ndarray:
+    """Audio of a voice gliding like speech: five harmonics around 130 Hz swinging +-3 semitones,
+    broken into syllables four times a second."""
+    t = np.arange(int(seconds * SR)) / SR
+    glide = 130 * 2 ** (3 * np.sin(2 * np.pi * 2.5 * t) / 12)
+    syllables = (np.sin(2 * np.pi * 4 * t) > -0.3).astype(np.float32)
+    return 0.3 * syllables * sum(np.sin(2 * np.pi * k * np.cumsum(glide) / SR) / k for k in range(1, 6))
+
+
 def pause(frames: int = 12) -> np.ndarray:
     return np.full(frames, np.nan)
 
@@ -132,10 +141,7 @@ def test_windows_of_a_trimmed_query_lie_in_the_hum_and_streaming_changes_nothing
     capture does) gives the same embeddings as pushing it at once."""
     recognizer = Recognizer(load_bundle(bundle_path))
     rng = np.random.default_rng(4)
-    t = np.arange(int(1.6 * SR)) / SR
-    glide = 130 * 2 ** (3 * np.sin(2 * np.pi * 2.5 * t) / 12)  # a voice gliding like speech
-    syllables = (np.sin(2 * np.pi * 4 * t) > -0.3).astype(np.float32)
-    talk = 0.3 * syllables * sum(np.sin(2 * np.pi * k * np.cumsum(glide) / SR) / k for k in range(1, 6))
+    talk = gliding_voice(1.6)
     gap = 0.002 * rng.standard_normal(int(0.6 * SR))
     hum = make_hum(tunes[2], seed=7, length_s=8.0)
     audio = np.concatenate([talk, gap, hum / np.abs(hum).max() * 0.5]).astype(np.float32)
@@ -168,3 +174,23 @@ def test_windows_of_a_trimmed_query_lie_in_the_hum_and_streaming_changes_nothing
     untrimmed.push(audio)
     untrimmed.finish()
     assert untrimmed.hum_frames[0] == 0 and len(untrimmed.used_frames) > end - first
+
+
+def test_the_melody_stage_reuses_the_pitches_only_when_nothing_was_left_out(bundle_path, tunes):
+    """An untrimmed query hands its tracked pitches on (one tracker pass, the same contour); a
+    trimmed one does not (its contour is tracked on the hum alone, as before)."""
+    from device.pitch import hum_contour, hum_contour_of
+
+    recognizer = Recognizer(load_bundle(bundle_path))
+    plain = recognizer.start_query()
+    plain.push(make_hum(tunes[4], seed=9, length_s=7.0))
+    plain.finish()
+    assert plain.hum_frames == (0, len(plain.used_frames)) and plain.used_pitches is not None
+    np.testing.assert_array_equal(hum_contour_of(plain.used_pitches), hum_contour(plain.used_frames, recognizer.frontend_config))
+
+    talk = gliding_voice(1.6)
+    hum = make_hum(tunes[2], seed=7, length_s=8.0)
+    trimmed = recognizer.start_query()
+    trimmed.push(np.concatenate([talk, np.zeros(int(0.6 * SR)), hum / np.abs(hum).max() * 0.5]).astype(np.float32))
+    trimmed.finish()
+    assert trimmed.hum_frames[0] > 0 and trimmed.used_pitches is None
