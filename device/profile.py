@@ -113,9 +113,13 @@ class SearchSection:
         benchmark 60 -> 200 took the melody stage from ~182 to ~248 ms per query on one x86 core
         (a Pi 4 core is ~4-5x slower) for +0.8 points of top-1 on average over six sets of hums
         (seed 1's careful singers +1.5, top-10 +2); a slower speaker trades some of it back here.
+    trim_talk: leave out words said before or after the hum (``device.search.SearchConfig.trim_talk``,
+        :mod:`device.talk`; on by default). A speaker whose users sing the words of their songs
+        with pauses between lines, and whose answers miss a first or last line, can turn it off.
     """
 
     screen: int = SearchConfig.screen
+    trim_talk: bool = SearchConfig.trim_talk
 
 
 @dataclass(frozen=True)
@@ -129,8 +133,8 @@ class Profile:
     source: str = "built-in defaults"
 
     def search_config(self) -> SearchConfig:
-        """The recognizer's search settings with this speaker's melody screen."""
-        return replace(SearchConfig(), screen=self.search.screen)
+        """The recognizer's search settings with this speaker's melody screen and words rule."""
+        return replace(SearchConfig(), screen=self.search.screen, trim_talk=self.search.trim_talk)
 
     def load_public_key(self):
         """The configured signing key, or None; :class:`ProfileError` naming the file if it is unusable."""

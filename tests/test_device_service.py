@@ -43,6 +43,16 @@ def test_a_profile_sets_the_recognizers_melody_screen(tmp_path, bundle_path):
     profile = load_profile(path)
     recognizer = Recognizer(load_bundle(bundle_path), search=profile.search_config())
     assert recognizer.search.screen == 25 and recognizer.search.rerank == Profile().search_config().rerank
+    assert recognizer.start_query().trim_talk, "words around the hum are left out unless the profile says not to"
+
+
+def test_a_profile_can_keep_the_words_around_a_hum(tmp_path, bundle_path):
+    """``[search] trim_talk = false`` reaches the queries the speaker starts (device.talk stays off)."""
+    path = tmp_path / "speaker.toml"
+    path.write_text("[search]\ntrim_talk = false\n")
+    recognizer = Recognizer(load_bundle(bundle_path), search=load_profile(path).search_config())
+    assert not recognizer.search.trim_talk and not recognizer.start_query().trim_talk
+    assert recognizer.search.screen == Profile().search_config().screen
 
 
 @pytest.mark.parametrize(
@@ -55,6 +65,7 @@ def test_a_profile_sets_the_recognizers_melody_screen(tmp_path, bundle_path):
         ("[device]\nbackend = 'tensorrt'\n", "device.backend must be one of onnx, litert, tflite-runtime"),
         ("[search]\nscreen = -5\n", "search.screen must be 0"),
         ("[search]\nscreen = 'many'\n", "search.screen must be int"),
+        ("[search]\ntrim_talk = 'no'\n", "search.trim_talk must be bool"),
     ],
 )
 def test_bad_profiles_are_refused_with_the_key_named(tmp_path, text, complaint):
