@@ -3,6 +3,7 @@
     python -m benchmarks.accuracy --songs 2000 --queries 300 --negatives 150 --seed 0 [--catalog-melody notes|audio]
         [--render arrangement|sung|melody] [--singing careful|casual|untrained|mixed] [--mains-hum SNR_DB] [--fit-decision]
         [--hum-seconds MIN MAX] [--max-seconds S] [--takes N [--elsewhere]] [--talk before|after|both]
+        [--stored-as wav-8k-u8|wav-8k-ulaw]
 
 Catalog: distinct tunes (no two are twins: :func:`choose_catalog`): every held-out tune (never
 trained on, nor a twin of one) but the 50 kept back as "not in the catalog", topped up with
@@ -17,7 +18,9 @@ longer nor shorter than the distractors. ``--hum-seconds 15 28`` hums longer pas
 a speaker hum 4-30 s, DESIGN), and ``--max-seconds 12`` cuts every hum to what a capture that
 stops itself after 12 s (``capture.max_seconds``) would hear; ``--takes 2`` hums every passage twice
 over (a second take with fresh errors), as people repeat a hook, and ``--takes 2 --elsewhere`` hums
-a passage, then another part of the tune (a line, then the chorus). The catalog goes through the real code path: device
+a passage, then another part of the tune (a line, then the chorus); ``--stored-as wav-8k-u8`` hands
+every hum to the recognizer through an 8 kHz 8-bit WAV file, as real hums are often stored (the
+MIR-QBSH corpus). The catalog goes through the real code path: device
 front end, shipped int8 encoder, bundle writer, bundle loader, :class:`device.recognizer.Recognizer`.
 
 Systems on the same queries:
@@ -43,9 +46,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+import soxr
 
 from benchmarks.baselines import dtw_ranking, mfcc_ranking, mfcc_statistics
 from device import melody_match
+from device.audio_io import read_audio
 from device.bundle import Song, load_bundle
 from device.encoder_runtime import OnnxEncoder
 from device.frontend import FrontEndConfig, compute_features
@@ -295,6 +301,27 @@ def median_pitch(span: tuple[float, float] | None, seed: int, stream: int) -> fl
     return None if span is None else float(np.random.default_rng([seed, stream]).uniform(*span))
 
 
+# How recordings of real hums are often stored: the MIR-QBSH corpus (Jang's query-by-singing/humming
+# set, the MIREX QBSH task's) keeps its hums as 8 kHz, 8-bit WAV files; a telephone line carries
+# 8 kHz mu-law. (sample rate, soundfile subtype) per ``--stored-as`` choice.
+STORED_FORMATS = {"wav-8k-u8": (8000, "PCM_U8"), "wav-8k-ulaw": (8000, "ULAW")}
+
+
+def as_stored(audio: np.ndarray, how: str) -> np.ndarray:
+    """``audio`` (16 kHz mono float) written to a WAV file the way ``how`` (:data:`STORED_FORMATS`)
+    stores hums, then read back as every query is (:func:`device.audio_io.read_audio`: decoded and
+    resampled to the front end's rate): the band limit and quantization noise of that format, and
+    its decoding path."""
+    if how not in STORED_FORMATS:
+        raise ValueError(f"stored-as must be one of {', '.join(STORED_FORMATS)}, not {how!r}")
+    rate, subtype = STORED_FORMATS[how]
+    sample_rate = FrontEndConfig().sample_rate
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "hum.wav"
+        sf.write(path, np.clip(soxr.resample(audio, sample_rate, rate), -1.0, 1.0), rate, subtype=subtype)
+        return read_audio(path, sample_rate)
+
+
 def choose_singer(voice: str, seed: int, query: int) -> str:
     """The voice that sings query ``query``: ``voice`` itself, or for "mixed" one of the three at random
     (drawn from its own stream, so the hums' other draws do not depend on it)."""
@@ -445,6 +472,13 @@ def main() -> None:
         action="store_true",
         help="with --takes: every take after the first hums another passage of the tune (a line, then the chorus)",
     )
+    parser.add_argument(
+        "--stored-as",
+        choices=sorted(STORED_FORMATS),
+        default=None,
+        help="every hum written to a WAV file of this format and read back by the device's decoder "
+        "(wav-8k-u8: 8 kHz 8-bit, as the MIR-QBSH corpus of real hums stores them; wav-8k-ulaw: a telephone's 8 kHz mu-law)",
+    )
     registers = {  # MIDI ranges of the hums' median pitch, beyond the default hums' (see benchmark_hum)
         "--whistles": "every hum whistled, its median pitch drawn from MIDI LO-HI (default 79-91; whistles reach MIDI ~102, 3 kHz)",
         "--voices": "every hum not whistled sung around a median pitch drawn from MIDI LO-HI (default 45-67; a man's low hum ~40-50)",
@@ -548,6 +582,9 @@ def main() -> None:
         keep = int(args.max_seconds * FrontEndConfig().sample_rate)
         queries = [(target, audio[:keep], cond, min(length, args.max_seconds)) for target, audio, cond, length in queries]
         outsider_hums = [audio[:keep] for audio in outsider_hums]
+    if args.stored_as is not None:  # each hum through a file of that format and the device's decoder
+        queries = [(target, as_stored(audio, args.stored_as), cond, length) for target, audio, cond, length in queries]
+        outsider_hums = [as_stored(audio, args.stored_as) for audio in outsider_hums]
     buzz = "" if args.mains_hum is None else f", mains buzz {args.mains_hum:g} dB below every hum"
     lengths = (
         f"hums of {args.hum_seconds[0]:g}-{args.hum_seconds[1]:g} s"
@@ -556,6 +593,7 @@ def main() -> None:
         + ("" if args.whistles is None else f", whistled around MIDI {args.whistles[0]:g}-{args.whistles[1]:g}")
         + ("" if args.voices is None else f", sung around MIDI {args.voices[0]:g}-{args.voices[1]:g}")
         + ("" if args.talk is None else f", words said {args.talk} {'them' if args.talk != 'both' else 'sides'}")
+        + ("" if args.stored_as is None else f", stored as {args.stored_as}")
     )
     print(
         f"\ncatalog: {len(catalog)} distinct tunes ({n_targets} held-out targets + {len(catalog) - n_targets} training-tune distractors), "
