@@ -125,3 +125,23 @@ def test_talk_puts_spoken_words_around_the_dry_hum():
     level = np.sqrt(np.mean(said**2)) / np.sqrt(np.mean(dry[np.abs(dry) > 0.01] ** 2))
     assert 0.45 < level < 1.05  # -6 to 0 dB against the hum
     assert np.all(words[-int(0.3 * 16000) :] == 0)  # the pause before the hum
+
+
+def test_stored_as_hands_a_hum_over_through_an_8_bit_8_khz_file():
+    """``--stored-as wav-8k-u8``: the hum comes back at the front end's rate, as long as it was,
+    without what lies above 4 kHz and with 8-bit quantization noise; an unknown format is refused."""
+    import pytest
+
+    sr = 16000
+    t = np.arange(2 * sr) / sr
+    tone, whistle = 0.3 * np.sin(2 * np.pi * 440 * t), 0.3 * np.sin(2 * np.pi * 6000 * t)
+    back = accuracy.as_stored((tone + whistle).astype(np.float32), "wav-8k-u8")
+    assert back.dtype == np.float32 and abs(len(back) - len(t)) <= 2
+    spectrum = np.abs(np.fft.rfft(back[: len(t)]))
+    at = lambda hz: spectrum[int(hz * len(t) / sr)]  # noqa: E731
+    assert at(6000) < 0.01 * at(440)  # above the 8 kHz file's band
+    middle = slice(sr // 4, -sr // 4)
+    error = back[middle] - tone[middle].astype(np.float32)
+    assert 1e-4 < np.sqrt(np.mean(error**2)) < 0.01  # 8-bit steps (1/128 of full scale), not a lossless copy
+    with pytest.raises(ValueError, match="stored-as"):
+        accuracy.as_stored(tone.astype(np.float32), "mp3")
