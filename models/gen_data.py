@@ -5,6 +5,7 @@ python -m models.gen_data --out .cache/val_pairs --shards 1 --seed 7 --held-out
 python -m models.gen_data --out .cache/pairs5 --shards 32 --pairs-per-shard 250 --seed 5 --singers festival,soundfont --workers 1
 python -m models.gen_data --out .cache/pairs8 --shards 32 --pairs-per-shard 250 --seed 81 --leads instrument,sung
 python -m models.gen_data --out .cache/pairs9 --shards 32 --seed 91 --registers wide --mains-hum 0.15   # a bass's hums, high whistles, buzz
+python -m models.gen_data --out .cache/pairs10 --shards 32 --seed 101 --without-held-out-twins   # no twin of a held-out tune trained on
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from models import other_voices
 from models.dataset import LEADS, generate_shards
 from models.hum import REGISTERS, SKILLS
-from models.melody import DEFAULT_TUNE_CACHE, load_tune_cache, tune_split
+from models.melody import DEFAULT_TUNE_CACHE, load_tune_cache, tune_split, tune_twins, without_twins_of
 
 
 def comma_list(text: str) -> tuple[str, ...]:
@@ -64,6 +65,12 @@ def main() -> None:
         help="where hums sit: the benchmark's registers, or wide ones (a bass down to ~70 Hz, high voices, whistles to ~2.3 kHz)",
     )
     parser.add_argument("--mains-hum", type=float, default=0.0, metavar="SHARE", help="share of hums with mains buzz 15-35 dB below them")
+    parser.add_argument(
+        "--without-held-out-twins",
+        action="store_true",
+        help="leave out training tunes that are a transposed or varied twin of a held-out tune (models.melody.tune_twins; "
+        "444 of 11,654): off by default, so that earlier runs' commands draw the same tunes",
+    )
     args = parser.parse_args()
     if not 0.0 <= args.mains_hum <= 1.0:
         parser.error("--mains-hum: a share between 0 and 1")
@@ -77,7 +84,12 @@ def main() -> None:
     if lacking:
         parser.error(f"--singers {args.singers} --leads {args.leads} need {', '.join(lacking)}: {other_voices.INSTALL_HINT}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    train_keys, held_out_keys = tune_split(load_tune_cache(args.tunes))
+    tunes = load_tune_cache(args.tunes)
+    train_keys, held_out_keys = tune_split(tunes)
+    if args.without_held_out_twins:
+        kept = without_twins_of(train_keys, held_out_keys, tune_twins(tunes))
+        logging.info("left out %d training tunes that twin a held-out tune", len(train_keys) - len(kept))
+        train_keys = kept
     keys = held_out_keys if args.held_out else train_keys
     generate_shards(
         args.out,

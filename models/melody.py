@@ -355,6 +355,17 @@ def tune_twins(melodies: dict[str, Melody], run: int = TWIN_RUN_INTERVALS) -> di
     return twins
 
 
+def without_twins_of(keys: list[str], others: list[str], twins: dict[str, set[str]]) -> list[str]:
+    """``keys`` less those with a twin (``twins``, from :func:`tune_twins`) among ``others``.
+
+    Training on ``tune_split``'s training tunes less the twins of its held-out ones (444 of 11,654
+    on the corpus) leaves no held-out tune a transposed or varied copy the encoder has learned
+    (``models.gen_data --without-held-out-twins``); an encoder trained so would let the benchmark
+    take all its held-out tunes as targets, not only those without a training twin."""
+    others_set = set(others)
+    return [key for key in keys if not twins.get(key, set()) & others_set]
+
+
 def write_midi(melody: Melody, path: str | Path, quarters_per_minute: float = 100.0, program: int = 0) -> Path:
     """Writes a monophonic melody as a one-track MIDI file (used for demo catalogs and tests)."""
     import mido

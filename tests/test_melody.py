@@ -5,7 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.melody import Melody, MelodyError, read_abc, read_melody_file, read_midi, repair_title, tune_split, tune_twins, write_midi
+from models.melody import (
+    Melody,
+    MelodyError,
+    read_abc,
+    read_melody_file,
+    read_midi,
+    repair_title,
+    tune_split,
+    tune_twins,
+    without_twins_of,
+    write_midi,
+)
 from models.render import render_notes
 
 ABC_TUNE = """X:1
@@ -97,6 +108,9 @@ def test_twins_share_a_run_of_intervals_in_any_key():
     assert twins["a"] == {"a-transposed", "a-varied"}
     assert twins["b"] == set()
     assert twins["short-run"] == set()
+    # training without the twins of held-out tunes: "a" held out takes its transposed and varied copies with it
+    assert without_twins_of(["a-transposed", "a-varied", "b", "short-run"], ["a"], twins) == ["b", "short-run"]
+    assert without_twins_of(["a", "a-varied"], ["b"], twins) == ["a", "a-varied"]
 
 
 def test_titles_misread_from_dos_code_page_437_are_repaired():
