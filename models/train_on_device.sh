@@ -5,6 +5,7 @@
 # usage: models/train_on_device.sh GEN_SEED MINUTES A_INIT B_INIT   (INIT "none" = random init, B_INIT "skip" = no B)
 # Session 12 (run 7): SKILLS=careful,casual,untrained draws each hum's singing skill (models.hum.SKILLS).
 # Session 29: GEN_ARGS adds options to the generation, e.g. GEN_ARGS="--registers wide --mains-hum 0.15" (--leads sung needs Festival and FluidSynth there).
+# Session 32: add --without-held-out-twins to GEN_ARGS (no twin of a held-out tune trained on; models.melody.without_twins_of).
 set -u
 export PYTHONUNBUFFERED=1
 SEED=$1; MIN=$2; AINIT=$3; BINIT=$4
