@@ -114,8 +114,9 @@ class SearchSection:
         (a Pi 4 core is ~4-5x slower) for +0.8 points of top-1 on average over six sets of hums
         (seed 1's careful singers +1.5, top-10 +2); a slower speaker trades some of it back here.
     trim_talk: leave out words said before or after the hum (``device.search.SearchConfig.trim_talk``,
-        :mod:`device.talk`; on by default). A speaker whose users sing the words of their songs
-        with pauses between lines, and whose answers miss a first or last line, can turn it off.
+        :mod:`device.talk`; on by default): a first or last stretch after a pause is left out when
+        its pitch glides like speech against the rest. ``false`` keeps every query whole, for a
+        speaker where that misfires.
     """
 
     screen: int = SearchConfig.screen
