@@ -319,8 +319,9 @@ def rerank_by_melody(
     in_head = np.arange(len(songs)) < config.rerank
     if also is not None and len(also):
         in_head |= np.isin(songs, also)
-    if not in_head.any() or len(query_contour) == 0:
-        return songs, scores
+    if not in_head.any() or len(query_contour) == 0:  # nothing to match (no pitched frame): the given scores rank
+        order = np.argsort(-np.asarray(scores), kind="stable")  # the length charge can reorder the embedding's ranking
+        return songs[order], scores[order]
     head = int(in_head.sum())
     order = np.concatenate([np.flatnonzero(in_head), np.flatnonzero(~in_head)])  # embedding order within each part
     songs, scores = songs[order], scores[order]

@@ -124,3 +124,22 @@ def test_the_melody_screen_adds_a_tenth_of_the_catalog_between_its_floor_and_its
     config = SearchConfig()
     assert [config.screen_size(n) for n in (8, 300, 1000, 2000, 9000)] == [60, 60, 100, 200, 200]
     assert replace(config, screen=25).screen_size(2000) == 25
+
+
+def test_a_query_without_a_pitched_sound_still_lists_its_matches_best_first(bundle_path):
+    """A recording with nothing pitched in it (a DC offset, a hiss) has no contour, so the melody
+    stage has nothing to match: the answer is the embedding's, length-charged, and its ``score``
+    still orders the matches (the JSON contract), which the confidence's lead also reads."""
+    from device.bundle import load_bundle
+    from device.frontend import compute_features
+    from device.pitch import hum_contour
+    from device.recognizer import Recognizer
+
+    recognizer = Recognizer(load_bundle(bundle_path))
+    rng = np.random.default_rng(0)
+    flat = (0.5 + 1e-4 * rng.standard_normal(5 * 16000)).astype(np.float32)
+    assert len(hum_contour(compute_features(flat, recognizer.frontend_config), recognizer.frontend_config)) == 0
+    answer = recognizer.recognize_audio(flat, top=8)
+    scores = [m.score for m in answer.matches]
+    assert len(scores) > 2 and scores == sorted(scores, reverse=True)
+    assert not answer.confident
