@@ -62,7 +62,7 @@ def test_rank_songs_keeps_each_songs_best_version():
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     index = hnswlib.Index(space="ip", dim=16)
     index.init_index(max_elements=30, M=8, ef_construction=50)
-    index.add_items(vectors, np.arange(30))
+    index.add_items(vectors, np.arange(30), num_threads=1)  # one thread: the same graph every run (see session 32's note)
     index.set_ef(50)
     first, count = np.array([0, 10, 20]), np.array([10, 10, 10])
     vector_song = np.repeat([0, 1, 2], 10)
