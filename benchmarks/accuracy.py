@@ -47,11 +47,10 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-import soxr
 
 from benchmarks.baselines import dtw_ranking, mfcc_ranking, mfcc_statistics
 from device import melody_match
-from device.audio_io import read_audio
+from device.audio_io import read_audio, resample
 from device.bundle import Song, load_bundle
 from device.encoder_runtime import OnnxEncoder
 from device.frontend import FrontEndConfig, compute_features
@@ -318,7 +317,7 @@ def as_stored(audio: np.ndarray, how: str) -> np.ndarray:
     sample_rate = FrontEndConfig().sample_rate
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "hum.wav"
-        sf.write(path, np.clip(soxr.resample(audio, sample_rate, rate), -1.0, 1.0), rate, subtype=subtype)
+        sf.write(path, np.clip(resample(audio, sample_rate, rate), -1.0, 1.0), rate, subtype=subtype)
         return read_audio(path, sample_rate)
 
 
